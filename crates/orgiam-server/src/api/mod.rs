@@ -1,0 +1,176 @@
+//! The HTTP surface: the native API (the OpenAI Admin API's RBAC half plus orgiam's
+//! additions) and the operator routes. Handlers are thin: extract, call one store operation,
+//! convert.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use orgiam_core::Error;
+use serde::{Deserialize, Deserializer};
+use utoipa::OpenApi;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub mod meta;
+pub mod orgs;
+pub mod roles;
+pub mod users;
+pub mod wire;
+
+/// Deserializes a field that may be absent (`None`), `null` (`Some(None)`) or a value.
+pub(crate) fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "orgiam", description = "Organization IAM server: the OpenAI Admin API's RBAC half, natively."),
+    paths(
+        orgs::create,
+        roles::list, roles::create, roles::retrieve, roles::update, roles::delete,
+        users::list, users::create, users::retrieve, users::update, users::delete,
+        users::list_roles, users::assign_role, users::retrieve_role, users::unassign_role,
+    ),
+    modifiers(&Security),
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        c.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+        doc.security = Some(vec![
+            utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new()),
+            utoipa::openapi::security::SecurityRequirement::new("api_key", Vec::<String>::new()),
+        ]);
+    }
+}
+
+/// The OpenAPI document, rendered once.
+pub fn openapi_json() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_json()
+            .unwrap_or_else(|_| "{}".to_owned())
+    })
+}
+
+/// The OpenAPI document as a value (for tests that enumerate routes).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// Every route of the server.
+pub fn router(state: AppState) -> Router {
+    let native = Router::new()
+        .route("/v1/organizations", post(orgs::create))
+        .route(
+            "/v1/organization/roles",
+            get(roles::list).post(roles::create),
+        )
+        .route(
+            "/v1/organization/roles/{role_id}",
+            get(roles::retrieve)
+                .post(roles::update)
+                .delete(roles::delete),
+        )
+        .route(
+            "/v1/organization/users",
+            get(users::list).post(users::create),
+        )
+        .route(
+            "/v1/organization/users/{user_id}",
+            get(users::retrieve)
+                .post(users::update)
+                .delete(users::delete),
+        )
+        .route(
+            "/v1/organization/users/{user_id}/roles",
+            get(users::list_roles).post(users::assign_role),
+        )
+        .route(
+            "/v1/organization/users/{user_id}/roles/{role_id}",
+            get(users::retrieve_role).delete(users::unassign_role),
+        );
+    Router::new()
+        .merge(native)
+        .route("/healthz", get(meta::healthz))
+        .route("/readyz", get(meta::readyz))
+        .route("/metrics", get(meta::metrics))
+        .route("/openapi.json", get(meta::openapi))
+        .route("/docs", get(meta::docs))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(observe))
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    let mut e = Error::not_found("route", uri.path());
+    e.message = format!(
+        "no route {method} {}",
+        orgiam_core::validate::quote(uri.path())
+    );
+    e.code = "unknown_route";
+    ApiError(e)
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError(Error::invalid_code(
+        "method_not_allowed",
+        "method",
+        format!(
+            "{method} is not allowed on {}",
+            orgiam_core::validate::quote(uri.path())
+        ),
+    ))
+}
+
+/// Request metrics, a log line per request, and security headers on every response.
+async fn observe(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let mut res = next.run(req).await;
+    let status = res.status().as_u16();
+    let elapsed = start.elapsed();
+    metrics::counter!("orgiam_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
+    metrics::histogram!("orgiam_http_request_duration_seconds", "method" => method.to_string(), "route" => route.clone()).record(elapsed.as_secs_f64());
+    tracing::debug!(%method, %route, status, micros = elapsed.as_micros() as u64, "request");
+    let h = res.headers_mut();
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert("cache-control", HeaderValue::from_static("no-store"));
+    res
+}

@@ -1,0 +1,197 @@
+//! The orgiam server: configuration, start-up (migrations, first-start bootstrap), the HTTP
+//! router and graceful shutdown. The `orgiam` binary is a thin CLI over [`start`].
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use orgiam_core::{Result, keys};
+use orgiam_store::{CreatedOrganization, SqliteSync, Store, StoreOptions};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::auth::KeyUsage;
+use crate::state::{AppState, Inner};
+
+/// The default body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Everything `serve` needs.
+#[derive(Clone)]
+pub struct ServeConfig {
+    /// Address to listen on (`127.0.0.1:8080`; port 0 picks a free one).
+    pub listen: String,
+    /// `sqlite://…` or `postgres://…`.
+    pub database: String,
+    /// The platform root key, enabling `POST /v1/organizations`.
+    pub root_key: Option<String>,
+    /// Largest request body in bytes.
+    pub body_limit: usize,
+    /// SQLite durability.
+    pub sqlite_sync: SqliteSync,
+    /// Email of the owner created on first start.
+    pub bootstrap_owner_email: String,
+    /// Name of the organization created on first start.
+    pub bootstrap_org_name: String,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("listen", &self.listen)
+            .field("database", &redact_url(&self.database))
+            .field("root_key", &self.root_key.as_ref().map(|_| "<redacted>"))
+            .field("body_limit", &self.body_limit)
+            .field("sqlite_sync", &self.sqlite_sync)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServeConfig {
+    /// Defaults for a database URL.
+    pub fn new(database: impl Into<String>) -> Self {
+        ServeConfig {
+            listen: "127.0.0.1:8080".into(),
+            database: database.into(),
+            root_key: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            sqlite_sync: SqliteSync::Full,
+            bootstrap_owner_email: "owner@example.com".into(),
+            bootstrap_org_name: "Default organization".into(),
+        }
+    }
+}
+
+/// A database URL with any password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A running server.
+pub struct Server {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The organization created on first start, with its admin key's secret (shown once).
+    pub bootstrap: Option<CreatedOrganization>,
+    /// The store, for tests that inspect the database.
+    pub store: Store,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Stops accepting, lets in-flight requests finish, flushes key use times.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+        self.store.close().await;
+    }
+
+    /// Waits until the server stops (after a shutdown signal).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let r = self.task.await.unwrap_or(Ok(()));
+        self.store.close().await;
+        r
+    }
+
+    /// A sender that triggers graceful shutdown.
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .clone()
+}
+
+/// Opens the database, bootstraps a first organization if it is empty, binds and serves.
+pub async fn start(config: ServeConfig) -> Result<Server> {
+    let mut options = StoreOptions::new(config.database.clone());
+    options.sqlite_sync = config.sqlite_sync;
+    let store = Store::open(&options).await?;
+    let bootstrap = if store.count_organizations().await? == 0 {
+        Some(
+            store
+                .create_organization(
+                    &config.bootstrap_org_name,
+                    &config.bootstrap_owner_email,
+                    Some("Owner"),
+                )
+                .await?,
+        )
+    } else {
+        None
+    };
+    let state = AppState::new(Inner {
+        store: store.clone(),
+        root_key_hash: config
+            .root_key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .map(keys::hash),
+        body_limit: config.body_limit,
+        key_usage: KeyUsage::default(),
+        metrics: metrics_handle(),
+    });
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| {
+            orgiam_core::Error::invalid(
+                "listen",
+                format!("cannot listen on {}: {e}", config.listen),
+            )
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(orgiam_core::Error::internal)?;
+    let (tx, mut rx) = watch::channel(false);
+    let app = api::router(state.clone());
+    let flusher = {
+        let state = state.clone();
+        let mut rx = rx.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => state.key_usage.flush(&state.store).await,
+                    _ = rx.changed() => break,
+                }
+            }
+        })
+    };
+    let task = tokio::spawn(async move {
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await;
+        let _ = flusher.await;
+        state.key_usage.flush(&state.store).await;
+        r
+    });
+    Ok(Server {
+        addr,
+        bootstrap,
+        store,
+        shutdown: tx,
+        task,
+    })
+}

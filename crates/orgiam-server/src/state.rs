@@ -1,0 +1,48 @@
+//! Shared server state.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use metrics_exporter_prometheus::PrometheusHandle;
+use orgiam_store::Store;
+
+use crate::auth::KeyUsage;
+use crate::extract::BodyLimit;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The contents of [`AppState`].
+pub struct Inner {
+    /// The database.
+    pub store: Store,
+    /// SHA-256 of the platform root key, if one is configured.
+    pub root_key_hash: Option<String>,
+    /// The largest accepted body, in bytes.
+    pub body_limit: usize,
+    /// Key use times waiting to be written.
+    pub key_usage: KeyUsage,
+    /// The Prometheus registry's renderer.
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl AppState {
+    /// Wraps the state.
+    pub fn new(inner: Inner) -> Self {
+        AppState(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for BodyLimit {
+    fn from_ref(s: &AppState) -> BodyLimit {
+        BodyLimit(s.body_limit)
+    }
+}

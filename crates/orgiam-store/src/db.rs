@@ -1,0 +1,201 @@
+//! Connecting to SQLite or PostgreSQL behind one SQL layer.
+//!
+//! The backend is chosen from the URL (`sqlite://…` or `postgres://…`). Queries are written
+//! once, in the SQL both engines accept (`$1` placeholders, `ON CONFLICT`, `RETURNING`), and
+//! run through sqlx's `Any` driver. Each engine has its own migration folder, embedded in the
+//! binary and run at start.
+//!
+//! Durability: SQLite runs in WAL mode with `synchronous=FULL` by default, so a write whose
+//! commit returned survives `kill -9` and power loss. SQLite has one writer: writes go through
+//! a pool of one connection (no `SQLITE_BUSY` between our own writers), reads through a
+//! separate pool that WAL lets run beside it.
+
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use orgiam_core::{Error, Result};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server (or a compatible engine).
+    Postgres,
+}
+
+/// How SQLite commits reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    /// `synchronous=FULL`: every commit is on disk when it returns (the default).
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: survives a process crash; the last commits may be lost on power loss.
+    Normal,
+}
+
+/// Options for opening a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://path` or `postgres://…`.
+    pub url: String,
+    /// SQLite durability level.
+    pub sqlite_sync: SqliteSync,
+    /// Maximum connections for reads (PostgreSQL: for everything).
+    pub max_connections: u32,
+}
+
+impl StoreOptions {
+    /// Defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            sqlite_sync: SqliteSync::Full,
+            max_connections: 16,
+        }
+    }
+}
+
+/// The database: a read pool and a write pool (the same pool on PostgreSQL).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) read: AnyPool,
+    pub(crate) write: AnyPool,
+    backend: Backend,
+}
+
+/// Maps a database failure to an internal error; the cause is logged by the server.
+pub(crate) fn db(e: sqlx::Error) -> Error {
+    Error::internal(format!("database: {e}"))
+}
+
+/// Whether `e` is a violation of a unique constraint (a duplicate).
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+impl Store {
+    /// Opens (creating a missing SQLite file) and migrates the database at `options.url`.
+    pub async fn open(options: &StoreOptions) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = backend_of(&options.url)?;
+        let store = match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url(&options.url);
+                let connect = AnyConnectOptions::from_str(&url)
+                    .map_err(|e| Error::invalid("database", format!("invalid database url: {e}")))?
+                    .disable_statement_logging();
+                let sync = match options.sqlite_sync {
+                    SqliteSync::Full => "FULL",
+                    SqliteSync::Normal => "NORMAL",
+                };
+                let pragmas = format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
+                );
+                let pool = |max: u32| {
+                    let pragmas = pragmas.clone();
+                    AnyPoolOptions::new()
+                        .max_connections(max)
+                        .min_connections(1)
+                        .acquire_timeout(Duration::from_secs(30))
+                        .after_connect(move |conn, _| {
+                            let pragmas = pragmas.clone();
+                            Box::pin(async move {
+                                conn.execute(pragmas.as_str()).await?;
+                                Ok(())
+                            })
+                        })
+                        .connect_with(connect.clone())
+                };
+                // the writer is opened (and the file created) first
+                let write = pool(1).await.map_err(db)?;
+                let read = pool(options.max_connections.max(2)).await.map_err(db)?;
+                Store {
+                    read,
+                    write,
+                    backend,
+                }
+            }
+            Backend::Postgres => {
+                let connect = AnyConnectOptions::from_str(&options.url)
+                    .map_err(|e| Error::invalid("database", format!("invalid database url: {e}")))?
+                    .disable_statement_logging();
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.max_connections.max(2))
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(connect)
+                    .await
+                    .map_err(db)?;
+                Store {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                }
+            }
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the embedded migrations that have not run yet.
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.write)
+            .await
+            .map_err(|e| Error::internal(format!("migrations: {e}")))
+    }
+
+    /// The engine behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Closes every connection (on shutdown).
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+fn backend_of(url: &str) -> Result<Backend> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(Error::invalid(
+            "database",
+            "the database url must start with sqlite:// or postgres://",
+        ))
+    }
+}
+
+/// Adds `mode=rwc` (create the file if missing) unless the URL sets a mode.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}

@@ -1,0 +1,19 @@
+//! orgiam's storage: one SQL layer over SQLite and PostgreSQL (sqlx `Any`), embedded
+//! migrations per engine, and the transactional operations every API calls. Each write runs in
+//! one transaction that bumps the organization's revision and records one audit event.
+
+mod assignments;
+mod db;
+mod grants;
+mod keys;
+mod members;
+mod orgs;
+mod roles;
+mod sql;
+mod write;
+
+pub use db::{Backend, SqliteSync, Store, StoreOptions};
+pub use members::NewMember;
+pub use orgs::CreatedOrganization;
+pub use roles::{NewRole, RoleChanges};
+pub use write::{ActorRef, AuditEvent};

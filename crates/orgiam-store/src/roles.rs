@@ -1,0 +1,472 @@
+//! Roles: system roles (shared, read-only) and each organization's custom roles.
+
+use std::collections::{BTreeSet, HashMap};
+
+use orgiam_core::catalog::{ResourceType, SystemRole};
+use orgiam_core::ids::{OrgId, ProjectId, RoleId};
+use orgiam_core::model::Role;
+use orgiam_core::page::{Page, PageRequest};
+use orgiam_core::validate::{self, quote};
+use orgiam_core::{Error, Result, now_unix};
+use serde_json::json;
+use sqlx::{AnyConnection, Row as _};
+
+use crate::db::{Store, db, is_unique_violation};
+use crate::sql::{keyset, placeholders};
+use crate::write::{ActorRef, AuditEvent};
+
+const ROLE_COLUMNS: &str =
+    "id, org_id, project_id, resource_type, name, description, metadata, created_at, updated_at";
+
+/// What a new custom role holds.
+#[derive(Debug, Clone)]
+pub struct NewRole {
+    /// Display name (validated here).
+    pub name: String,
+    /// Optional description.
+    pub description: Option<String>,
+    /// Permission names.
+    pub permissions: Vec<String>,
+    /// Optional JSON object.
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// A partial update of a custom role; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct RoleChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// New description (`Some(None)` clears it).
+    pub description: Option<Option<String>>,
+    /// New permission set (replaces the old one).
+    pub permissions: Option<Vec<String>>,
+}
+
+fn role_from_row(row: &sqlx::any::AnyRow) -> Result<Role> {
+    let rt: String = row.try_get("resource_type").map_err(db)?;
+    Ok(Role {
+        id: RoleId::from_trusted(row.try_get("id").map_err(db)?),
+        org_id: row
+            .try_get::<Option<String>, _>("org_id")
+            .map_err(db)?
+            .map(OrgId::from_trusted),
+        project_id: row
+            .try_get::<Option<String>, _>("project_id")
+            .map_err(db)?
+            .map(ProjectId::from_trusted),
+        resource_type: ResourceType::parse(&rt)
+            .ok_or_else(|| Error::internal(format!("unknown resource type {rt}")))?,
+        name: row.try_get("name").map_err(db)?,
+        description: row.try_get("description").map_err(db)?,
+        metadata: row.try_get("metadata").map_err(db)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+        updated_at: row.try_get("updated_at").map_err(db)?,
+        permissions: Vec::new(),
+    })
+}
+
+/// Loads roles' rows and fills in their permissions, keeping the order of `rows`.
+pub(crate) async fn with_permissions(
+    conn: &mut AnyConnection,
+    rows: Vec<sqlx::any::AnyRow>,
+) -> Result<Vec<Role>> {
+    let mut roles = rows.iter().map(role_from_row).collect::<Result<Vec<_>>>()?;
+    if roles.is_empty() {
+        return Ok(roles);
+    }
+    let sql = format!(
+        "SELECT rp.role_id, p.name FROM role_permissions rp \
+         JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id IN ({}) ORDER BY p.name",
+        placeholders(1, roles.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for r in &roles {
+        q = q.bind(r.id.as_str().to_owned());
+    }
+    let mut by_role: HashMap<String, Vec<String>> = HashMap::new();
+    for row in q.fetch_all(&mut *conn).await.map_err(db)? {
+        let role_id: String = row.try_get(0).map_err(db)?;
+        by_role
+            .entry(role_id)
+            .or_default()
+            .push(row.try_get(1).map_err(db)?);
+    }
+    for r in &mut roles {
+        r.permissions = by_role.remove(r.id.as_str()).unwrap_or_default();
+    }
+    Ok(roles)
+}
+
+/// Roles by id (any scope), in no particular order.
+pub(crate) async fn roles_by_ids(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Role>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {ROLE_COLUMNS} FROM roles WHERE id IN ({})",
+        placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    let rows = q.fetch_all(&mut *conn).await.map_err(db)?;
+    with_permissions(conn, rows).await
+}
+
+/// The organization-level role `id` as `org` sees it: a system org role or one of its own.
+pub(crate) async fn org_role(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    id: &str,
+) -> Result<Option<Role>> {
+    let sql = format!(
+        "SELECT {ROLE_COLUMNS} FROM roles WHERE id = $1 AND project_id IS NULL \
+         AND resource_type = 'api.organization' AND (org_id IS NULL OR org_id = $2)"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(id)
+        .bind(org.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(with_permissions(conn, rows).await?.pop())
+}
+
+/// Resolves permission names for a role of `resource_type` in `org`, naming `permissions[i]`
+/// on error. Returns (id, name) pairs, de-duplicated.
+async fn resolve_permissions(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    resource_type: ResourceType,
+    names: &[String],
+) -> Result<Vec<(String, String)>> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let param = format!("permissions[{i}]");
+        validate::permission_name(&param, name)?;
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let row = sqlx::query(
+            "SELECT id, resource_type FROM permissions \
+             WHERE name = $1 AND (org_id IS NULL OR org_id = $2)",
+        )
+        .bind(name.as_str())
+        .bind(org.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+        let Some(row) = row else {
+            return Err(Error::invalid_code(
+                "unknown_permission",
+                param,
+                format!(
+                    "permission '{}' does not exist in this organization",
+                    quote(name)
+                ),
+            ));
+        };
+        let rt: String = row.try_get(1).map_err(db)?;
+        if resource_type == ResourceType::Project && rt != ResourceType::Project.as_str() {
+            return Err(Error::invalid(
+                param,
+                format!(
+                    "permission '{}' applies to the organization; a project role holds only api.project permissions",
+                    quote(name)
+                ),
+            ));
+        }
+        out.push((row.try_get(0).map_err(db)?, name.clone()));
+    }
+    Ok(out)
+}
+
+fn check_custom_name(name: &str) -> Result<String> {
+    let name = validate::name("role_name", name)?;
+    if SystemRole::is_reserved_name(&name) {
+        return Err(Error::conflict(
+            "role_name_taken",
+            format!("'{}' is the name of a system role", quote(&name)),
+        ));
+    }
+    Ok(name)
+}
+
+fn name_taken(name: &str) -> Error {
+    Error::conflict(
+        "role_name_taken",
+        format!("a role named '{}' already exists", quote(name)),
+    )
+}
+
+impl Store {
+    /// Organization-level roles visible to `org` (system roles first: their ids sort first).
+    pub async fn list_org_roles(&self, org: &OrgId, page: &PageRequest) -> Result<Page<Role>> {
+        let (cond, order) = keyset("id", page, 2);
+        let sql = format!(
+            "SELECT {ROLE_COLUMNS} FROM roles WHERE project_id IS NULL \
+             AND resource_type = 'api.organization' AND (org_id IS NULL OR org_id = $1){cond}{order} LIMIT {}",
+            page.limit + 1
+        );
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        let mut q = sqlx::query(&sql).bind(org.as_str());
+        if let Some(after) = &page.after {
+            q = q.bind(after.clone());
+        }
+        let rows = q.fetch_all(&mut *conn).await.map_err(db)?;
+        let roles = with_permissions(&mut conn, rows).await?;
+        Ok(Page::from_overfetch(roles, page.limit))
+    }
+
+    /// One organization-level role, 404 if `org` cannot see it.
+    pub async fn get_org_role(&self, org: &OrgId, id: &str) -> Result<Role> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        org_role(&mut conn, org, id)
+            .await?
+            .ok_or_else(|| Error::not_found("role", id))
+    }
+
+    /// Creates an organization custom role.
+    pub async fn create_org_role(
+        &self,
+        actor: &ActorRef<'_>,
+        org: &OrgId,
+        new: NewRole,
+    ) -> Result<(Role, i64)> {
+        let name = check_custom_name(&new.name)?;
+        let description = validate::description("description", new.description.as_deref())?;
+        let metadata = validate::metadata("metadata", new.metadata.as_ref())?;
+        let mut w = self.begin_write(org).await?;
+        let perms =
+            resolve_permissions(&mut w.tx, org, ResourceType::Organization, &new.permissions)
+                .await?;
+        actor.ensure_holds(&perms.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>())?;
+        let id = RoleId::generate();
+        let now = now_unix();
+        let inserted = sqlx::query(
+            "INSERT INTO roles (id, org_id, project_id, resource_type, name, name_key, description, \
+             metadata, created_at, updated_at, created_by) \
+             VALUES ($1, $2, NULL, 'api.organization', $3, $4, $5, $6, $7, $7, $8)",
+        )
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .bind(name.as_str())
+        .bind(validate::fold_case(&name))
+        .bind(description.clone())
+        .bind(metadata)
+        .bind(now)
+        .bind(actor.user_id().map(str::to_owned))
+        .execute(&mut *w.tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => return Err(name_taken(&name)),
+            other => other.map_err(db)?,
+        };
+        for (pid, _) in &perms {
+            sqlx::query("INSERT INTO role_permissions (role_id, permission_id) VALUES ($1, $2)")
+                .bind(id.as_str())
+                .bind(pid.as_str())
+                .execute(&mut *w.tx)
+                .await
+                .map_err(db)?;
+        }
+        let role = org_role(&mut w.tx, org, id.as_str())
+            .await?
+            .ok_or_else(|| Error::internal("created role vanished"))?;
+        w.audit(
+            actor,
+            AuditEvent {
+                event_type: "role.created",
+                resource_id: id.as_str().to_owned(),
+                project_id: None,
+                payload: json!({
+                    "id": id.as_str(),
+                    "role_name": role.name,
+                    "permissions": role.permissions,
+                    "resource_type": "api.organization",
+                    "resource_id": org.as_str(),
+                    "after": role_json(&role),
+                }),
+            },
+        )
+        .await?;
+        let revision = w.commit().await?;
+        Ok((role, revision))
+    }
+
+    /// Changes an organization custom role; system roles are read-only (403).
+    pub async fn update_org_role(
+        &self,
+        actor: &ActorRef<'_>,
+        org: &OrgId,
+        id: &str,
+        changes: RoleChanges,
+    ) -> Result<(Role, i64)> {
+        let name = changes.name.as_deref().map(check_custom_name).transpose()?;
+        let description = match &changes.description {
+            Some(d) => Some(validate::description("description", d.as_deref())?),
+            None => None,
+        };
+        let mut w = self.begin_write(org).await?;
+        let before = org_role(&mut w.tx, org, id)
+            .await?
+            .ok_or_else(|| Error::not_found("role", id))?;
+        if before.is_system() {
+            return Err(system_role_read_only(id));
+        }
+        let now = now_unix();
+        if let Some(name) = &name {
+            let r = sqlx::query("UPDATE roles SET name = $1, name_key = $2 WHERE id = $3")
+                .bind(name.as_str())
+                .bind(validate::fold_case(name))
+                .bind(id)
+                .execute(&mut *w.tx)
+                .await;
+            match r {
+                Err(e) if is_unique_violation(&e) => return Err(name_taken(name)),
+                other => other.map_err(db)?,
+            };
+        }
+        if let Some(d) = description {
+            sqlx::query("UPDATE roles SET description = $1 WHERE id = $2")
+                .bind(d)
+                .bind(id)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(db)?;
+        }
+        if let Some(names) = &changes.permissions {
+            let perms = resolve_permissions(&mut w.tx, org, before.resource_type, names).await?;
+            let added: Vec<String> = perms
+                .iter()
+                .map(|(_, n)| n.clone())
+                .filter(|n| !before.permissions.contains(n))
+                .collect();
+            actor.ensure_holds(&added)?;
+            sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
+                .bind(id)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(db)?;
+            for (pid, _) in &perms {
+                sqlx::query(
+                    "INSERT INTO role_permissions (role_id, permission_id) VALUES ($1, $2)",
+                )
+                .bind(id)
+                .bind(pid.as_str())
+                .execute(&mut *w.tx)
+                .await
+                .map_err(db)?;
+            }
+        }
+        sqlx::query("UPDATE roles SET updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(db)?;
+        let after = org_role(&mut w.tx, org, id)
+            .await?
+            .ok_or_else(|| Error::internal("role vanished"))?;
+        let added: Vec<&String> = after
+            .permissions
+            .iter()
+            .filter(|p| !before.permissions.contains(p))
+            .collect();
+        let removed: Vec<&String> = before
+            .permissions
+            .iter()
+            .filter(|p| !after.permissions.contains(p))
+            .collect();
+        w.audit(
+            actor,
+            AuditEvent {
+                event_type: "role.updated",
+                resource_id: id.to_owned(),
+                project_id: None,
+                payload: json!({
+                    "id": id,
+                    "changes_requested": {
+                        "role_name": name,
+                        "description": changes.description.clone().flatten(),
+                        "permissions_added": added,
+                        "permissions_removed": removed,
+                        "resource_type": "api.organization",
+                        "resource_id": org.as_str(),
+                    },
+                    "before": role_json(&before),
+                    "after": role_json(&after),
+                }),
+            },
+        )
+        .await?;
+        let revision = w.commit().await?;
+        Ok((after, revision))
+    }
+
+    /// Deletes an organization custom role and every assignment of it.
+    pub async fn delete_org_role(
+        &self,
+        actor: &ActorRef<'_>,
+        org: &OrgId,
+        id: &str,
+    ) -> Result<i64> {
+        let mut w = self.begin_write(org).await?;
+        let before = org_role(&mut w.tx, org, id)
+            .await?
+            .ok_or_else(|| Error::not_found("role", id))?;
+        if before.is_system() {
+            return Err(system_role_read_only(id));
+        }
+        let assignments: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM role_assignments WHERE role_id = $1")
+                .bind(id)
+                .fetch_one(&mut *w.tx)
+                .await
+                .map_err(db)?;
+        sqlx::query("DELETE FROM roles WHERE id = $1 AND org_id = $2")
+            .bind(id)
+            .bind(org.as_str())
+            .execute(&mut *w.tx)
+            .await
+            .map_err(db)?;
+        w.audit(
+            actor,
+            AuditEvent {
+                event_type: "role.deleted",
+                resource_id: id.to_owned(),
+                project_id: None,
+                payload: json!({
+                    "id": id,
+                    "assignments_removed": assignments,
+                    "before": role_json(&before),
+                }),
+            },
+        )
+        .await?;
+        w.commit().await
+    }
+}
+
+fn system_role_read_only(id: &str) -> Error {
+    Error::forbidden(
+        "system_role_read_only",
+        format!(
+            "role '{}' is a system role; system roles are read-only",
+            quote(id)
+        ),
+    )
+}
+
+/// The audit rendering of a role.
+pub(crate) fn role_json(r: &Role) -> serde_json::Value {
+    json!({
+        "id": r.id.as_str(),
+        "name": r.name,
+        "description": r.description,
+        "permissions": r.permissions,
+        "resource_type": r.resource_type.as_str(),
+    })
+}

@@ -1,0 +1,180 @@
+//! Write transactions: every change runs in one, bumps its organization's revision and
+//! records exactly one audit event before it commits.
+//!
+//! Bumping the revision (`UPDATE organizations … RETURNING revision`) is the first statement of
+//! every write: on PostgreSQL it takes the organization's row lock, so writes to one
+//! organization are serialized and checks such as "is this the last owner?" cannot race; on
+//! SQLite there is a single writer anyway.
+
+use orgiam_authz::Grant;
+use orgiam_core::ids::{AuditId, OrgId};
+use orgiam_core::model::Actor;
+use orgiam_core::{Error, Result, now_unix};
+use sqlx::{Any, Transaction};
+
+use crate::db::{Store, db};
+
+/// One audit event: its type (`role.created`), the object it is about and the payload that
+/// sits under the type key (with `before`/`after` where something changed).
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    /// The event type, in the SDK's dotted style.
+    pub event_type: &'static str,
+    /// The id of the object changed.
+    pub resource_id: String,
+    /// The project, for project-scoped changes.
+    pub project_id: Option<String>,
+    /// The payload under the type key.
+    pub payload: serde_json::Value,
+}
+
+/// Who made a change: a key's principal with what it holds, or the server itself (bootstrap,
+/// the platform root key).
+#[derive(Debug, Clone, Copy)]
+pub enum ActorRef<'a> {
+    /// A request authenticated by an organization key.
+    Key {
+        /// The principal.
+        actor: &'a Actor,
+        /// Its live grants, for the no-escalation rule.
+        grants: &'a [Grant],
+    },
+    /// The server or the platform root key.
+    System,
+}
+
+impl ActorRef<'_> {
+    /// The user id recorded as `created_by`.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            ActorRef::Key { actor, .. } => Some(actor.user_id.as_str()),
+            ActorRef::System => None,
+        }
+    }
+
+    /// No privilege escalation: the actor must itself hold every permission it hands out
+    /// (403 `privilege_escalation` naming the first it lacks).
+    pub fn ensure_holds(&self, permissions: &[String]) -> Result<()> {
+        let ActorRef::Key { grants, .. } = self else {
+            return Ok(());
+        };
+        match orgiam_authz::first_missing(
+            grants,
+            permissions.iter().map(String::as_str),
+            None,
+            now_unix(),
+        ) {
+            None => Ok(()),
+            Some(p) => Err(Error::forbidden(
+                "privilege_escalation",
+                format!("you can only grant permissions you hold yourself; you lack '{p}'"),
+            )),
+        }
+    }
+}
+
+/// An open write transaction on one organization.
+pub struct WriteTx {
+    pub(crate) tx: Transaction<'static, Any>,
+    /// The organization being changed.
+    pub org_id: OrgId,
+    /// The organization's revision after this change.
+    pub revision: i64,
+    audited: bool,
+}
+
+impl Store {
+    /// Starts a write on `org_id`; fails with 404 if the organization does not exist.
+    pub async fn begin_write(&self, org_id: &OrgId) -> Result<WriteTx> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let revision: Option<i64> = sqlx::query_scalar(
+            "UPDATE organizations SET revision = revision + 1 WHERE id = $1 RETURNING revision",
+        )
+        .bind(org_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let revision = revision.ok_or_else(|| Error::not_found("organization", org_id.as_str()))?;
+        Ok(WriteTx {
+            tx,
+            org_id: org_id.clone(),
+            revision,
+            audited: false,
+        })
+    }
+}
+
+impl WriteTx {
+    /// Wraps a transaction that already set the organization's revision.
+    pub(crate) fn new(tx: Transaction<'static, Any>, org_id: OrgId, revision: i64) -> Self {
+        WriteTx {
+            tx,
+            org_id,
+            revision,
+            audited: false,
+        }
+    }
+
+    /// Records the change's audit event (exactly once per transaction).
+    pub async fn audit(&mut self, actor: &ActorRef<'_>, event: AuditEvent) -> Result<()> {
+        if self.audited {
+            return Err(Error::internal("a write recorded two audit events"));
+        }
+        let (actor_type, user_id, email, key_id, actor_json) = match actor {
+            ActorRef::Key { actor: a, .. } => (
+                "api_key",
+                Some(a.user_id.as_str()),
+                Some(a.email.as_str()),
+                Some(a.key_id.as_str()),
+                serde_json::json!({
+                    "type": "api_key",
+                    "api_key": {
+                        "id": a.key_id.as_str(),
+                        "type": "user",
+                        "user": { "id": a.user_id.as_str(), "email": a.email },
+                    },
+                }),
+            ),
+            ActorRef::System => (
+                "system",
+                None,
+                None,
+                None,
+                serde_json::json!({ "type": "system" }),
+            ),
+        };
+        let details = serde_json::json!({ "actor": actor_json, "payload": event.payload });
+        sqlx::query(
+            "INSERT INTO audit_events (id, org_id, type, effective_at, actor_type, actor_user_id, \
+             actor_email, actor_key_id, project_id, resource_id, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(AuditId::generate().into_string())
+        .bind(self.org_id.as_str())
+        .bind(event.event_type)
+        .bind(now_unix())
+        .bind(actor_type)
+        .bind(user_id)
+        .bind(email)
+        .bind(key_id)
+        .bind(event.project_id)
+        .bind(event.resource_id)
+        .bind(details.to_string())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        self.audited = true;
+        Ok(())
+    }
+
+    /// Commits; refuses to commit a change that recorded no audit event.
+    pub async fn commit(self) -> Result<i64> {
+        if !self.audited {
+            return Err(Error::internal(
+                "a write tried to commit without an audit event",
+            ));
+        }
+        self.tx.commit().await.map_err(db)?;
+        Ok(self.revision)
+    }
+}
