@@ -199,3 +199,21 @@ fn sqlite_url(url: &str) -> String {
         format!("{url}?mode=rwc")
     }
 }
+
+impl Store {
+    /// SQLite's `journal_mode`, `synchronous` (2 = FULL) and `foreign_keys` on the writer;
+    /// `None` on PostgreSQL.
+    pub async fn sqlite_settings(&self) -> Result<Option<(String, i64, i64)>> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        let mut conn = self.write.acquire().await.map_err(db)?;
+        let mode: String =
+            sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut *conn).await.map_err(db)?;
+        let sync: i64 =
+            sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.map_err(db)?;
+        let fk: i64 =
+            sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut *conn).await.map_err(db)?;
+        Ok(Some((mode, sync, fk)))
+    }
+}
