@@ -30,6 +30,14 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let BodyLimit(limit) = BodyLimit::from_ref(state);
+        let declared = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(Error::payload_too_large(limit).into());
+        }
         let bytes = axum::body::to_bytes(req.into_body(), limit)
             .await
             .map_err(|_| Error::payload_too_large(limit))?;
@@ -51,6 +59,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             format!("the body is not valid UTF-8: {e}"),
         )
     })?;
+    if !text.trim_start().starts_with('{') {
+        return Err(
+            if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+                Error::invalid_code("invalid_body", "body", "the body must be a JSON object")
+            } else {
+                Error::invalid_code("invalid_json", "body", "the body is not valid JSON")
+            },
+        );
+    }
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -42,26 +42,39 @@ pub async fn fresh_db(backend: Backend) -> Option<TestDb> {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}", dir.path().join("orgiam.db").display());
-            Some(TestDb { url, backend, _dir: Some(dir) })
+            Some(TestDb {
+                url,
+                backend,
+                _dir: Some(dir),
+            })
         }
         Backend::Postgres => {
             let Ok(admin) = std::env::var("ORGIAM_TEST_POSTGRES_URL") else {
                 if std::env::var("ORGIAM_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
                     panic!("ORGIAM_REQUIRE_POSTGRES=1 but ORGIAM_TEST_POSTGRES_URL is not set");
                 }
-                eprintln!("SKIPPED (postgres): ORGIAM_TEST_POSTGRES_URL is not set; run scripts/test.sh for the PostgreSQL suite");
+                eprintln!(
+                    "SKIPPED (postgres): ORGIAM_TEST_POSTGRES_URL is not set; run scripts/test.sh for the PostgreSQL suite"
+                );
                 return None;
             };
             let name = format!("orgiam_t_{}", ulid::Ulid::new().to_string().to_lowercase());
             let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
             conn.close().await.unwrap();
             let base = match admin.rfind('/') {
                 Some(i) if i > "postgres://".len() => &admin[..i],
                 _ => admin.as_str(),
             };
             let query = admin.find('?').map(|i| &admin[i..]).unwrap_or("");
-            Some(TestDb { url: format!("{base}/{name}{query}"), backend, _dir: None })
+            Some(TestDb {
+                url: format!("{base}/{name}{query}"),
+                backend,
+                _dir: None,
+            })
         }
     }
 }
@@ -99,7 +112,11 @@ impl Answer {
     /// Asserts the status, printing the body on mismatch; returns the body.
     #[track_caller]
     pub fn expect(self, status: u16) -> Value {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self.body
     }
 
@@ -123,15 +140,29 @@ impl TestServer {
         config.root_key = Some(ROOT_KEY.into());
         tweak(&mut config);
         let server = orgiam_server::start(config).await.expect("server starts");
-        let b = server.bootstrap.as_ref().expect("a fresh database bootstraps an organization");
+        let b = server
+            .bootstrap
+            .as_ref()
+            .expect("a fresh database bootstraps an organization");
         let (org_id, owner_id, admin_key) = (
             b.organization.id.to_string(),
             b.owner.user_id.to_string(),
             b.secret.clone(),
         );
         let base = format!("http://{}", server.addr);
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        TestServer { base, org_id, owner_id, admin_key, server: Some(server), db, http }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        TestServer {
+            base,
+            org_id,
+            owner_id,
+            admin_key,
+            server: Some(server),
+            db,
+            http,
+        }
     }
 
     /// The store behind the server.
@@ -140,7 +171,13 @@ impl TestServer {
     }
 
     /// Sends a request with `key` (Bearer) and an optional JSON body.
-    pub async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Answer {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(k) = key {
@@ -169,22 +206,29 @@ impl TestServer {
         let headers = res.headers().clone();
         let bytes = res.bytes().await.unwrap();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer { status, headers, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// GET with the bootstrap admin key.
     pub async fn get(&self, path: &str) -> Answer {
-        self.call("GET", path, Some(&self.admin_key.clone()), None).await
+        self.call("GET", path, Some(&self.admin_key.clone()), None)
+            .await
     }
 
     /// POST with the bootstrap admin key.
     pub async fn post(&self, path: &str, body: Value) -> Answer {
-        self.call("POST", path, Some(&self.admin_key.clone()), Some(body)).await
+        self.call("POST", path, Some(&self.admin_key.clone()), Some(body))
+            .await
     }
 
     /// DELETE with the bootstrap admin key.
     pub async fn delete(&self, path: &str) -> Answer {
-        self.call("DELETE", path, Some(&self.admin_key.clone()), None).await
+        self.call("DELETE", path, Some(&self.admin_key.clone()), None)
+            .await
     }
 
     /// Creates another organization through the platform route; returns (org id, owner id,
