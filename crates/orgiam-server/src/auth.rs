@@ -41,12 +41,23 @@ macro_rules! permissions {
 
 permissions! {
     OrganizationRead => "api.organization.read",
+    OrganizationWrite => "api.organization.write",
     UsersRead => "api.users.read",
     UsersWrite => "api.users.write",
+    InvitesRead => "api.invites.read",
+    InvitesWrite => "api.invites.write",
+    GroupsRead => "api.groups.read",
+    GroupsWrite => "api.groups.write",
     RolesRead => "api.roles.read",
     RolesWrite => "api.roles.write",
     AssignmentsRead => "api.role_assignments.read",
     AssignmentsWrite => "api.role_assignments.write",
+    ProjectsRead => "api.projects.read",
+    ProjectsWrite => "api.projects.write",
+    AdminKeysRead => "api.admin_keys.read",
+    AdminKeysWrite => "api.admin_keys.write",
+    AuditLogsRead => "api.audit_logs.read",
+    PermissionsCheck => "api.permissions.check",
 }
 
 /// The secret presented with a request, if any.

@@ -2,12 +2,17 @@
 //! migrations per engine, and the transactional operations every API calls. Each write runs in
 //! one transaction that bumps the organization's revision and records one audit event.
 
+mod apikeys;
 mod assignments;
+mod audit;
 mod db;
 mod grants;
+mod groups;
+mod invites;
 mod keys;
 mod members;
 mod orgs;
+mod projects;
 mod roles;
 mod sql;
 mod write;

@@ -18,8 +18,13 @@ use utoipa::OpenApi;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+pub mod audit;
+pub mod groups;
+pub mod invites;
+pub mod keys;
 pub mod meta;
 pub mod orgs;
+pub mod projects;
 pub mod roles;
 pub mod users;
 pub mod wire;
@@ -118,6 +123,11 @@ pub fn router(state: AppState) -> Router {
         );
     Router::new()
         .merge(native)
+        .merge(groups::routes())
+        .merge(projects::routes())
+        .merge(invites::routes())
+        .merge(keys::routes())
+        .merge(audit::routes())
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
         .route("/metrics", get(meta::metrics))

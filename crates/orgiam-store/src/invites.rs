@@ -1,0 +1,1 @@
+//! Storage operations of this family (filled in by its issue).
