@@ -18,6 +18,7 @@ mod sql;
 mod write;
 
 pub use db::{Backend, SqliteSync, Store, StoreOptions};
+pub use groups::{Group, GroupMember, GroupMemberAdded};
 pub use members::NewMember;
 pub use orgs::CreatedOrganization;
 pub use roles::{NewRole, RoleChanges};
