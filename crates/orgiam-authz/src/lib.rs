@@ -1,9 +1,20 @@
-//! The authorization decision: pure, synchronous, default-deny, and self-explaining.
+//! The authorization engine: pure, synchronous, default-deny, and self-explaining.
 //!
 //! Guarantees: a permission is allowed only if some unexpired grant held by the user (directly
 //! or through a group) contains it, at organization scope or, for a check inside a project, on
-//! that project; every allow names the grants that produced it; nothing here does I/O.
+//! that (unarchived) project; every allow can name the grants that produced it; nothing here
+//! does I/O. [`Snapshot`] is the compiled, per-organization form used on the hot path.
 
+mod permset;
+mod registry;
+mod sharded;
+mod snapshot;
+
+pub mod workload;
+
+pub use permset::PermSet;
+pub use registry::Registry;
+pub use snapshot::{AssignDef, Delta, GroupDef, OrgData, RoleDef, Snapshot, UserDef};
 /// How a user holds a grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {

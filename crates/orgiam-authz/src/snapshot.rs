@@ -1,0 +1,841 @@
+//! A per-organization compiled snapshot of who holds what, and its copy-on-write updates.
+//!
+//! Guarantees:
+//! - default deny: an unknown user, permission or project gets `false`;
+//! - an assignment with `expires_at` stops granting at that instant (the precomputed sets carry
+//!   the earliest expiry they depend on; past it, the answer is computed from the assignments);
+//! - grants on archived projects grant nothing; organization-scope grants apply in every project;
+//! - readers hold an immutable [`Snapshot`]; [`Snapshot::apply`] returns a new one that shares
+//!   every part it did not change (persistent maps), so an update costs in proportion to what
+//!   it changes and nobody ever sees half of one.
+
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::permset::PermSet;
+use crate::sharded::ShardedMap;
+use crate::{Decision, Reason, Via};
+
+/// A role as the engine needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleDef {
+    /// `role_…`
+    pub id: String,
+    /// Display name (for explanations).
+    pub name: String,
+    /// Permission names.
+    pub permissions: Vec<String>,
+}
+
+/// One assignment held by a user or a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignDef {
+    /// The role.
+    pub role_id: String,
+    /// `None`: organization scope; `Some`: that project.
+    pub project_id: Option<String>,
+    /// When it stops granting (Unix seconds).
+    pub expires_at: Option<i64>,
+}
+
+/// A member: their direct assignments and the groups they are in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserDef {
+    /// Direct assignments (the base roles included).
+    pub assignments: Vec<AssignDef>,
+    /// Ids of the groups the user is in.
+    pub groups: Vec<String>,
+}
+
+/// A group: its members and its assignments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupDef {
+    /// Member user ids.
+    pub members: Vec<String>,
+    /// The group's assignments.
+    pub assignments: Vec<AssignDef>,
+}
+
+/// Everything needed to build an organization's snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct OrgData {
+    /// The organization's change counter this data reflects.
+    pub revision: i64,
+    /// Every permission name the organization can use (built-in and its own).
+    pub permissions: Vec<String>,
+    /// Every role the organization can see.
+    pub roles: Vec<RoleDef>,
+    /// Members.
+    pub users: Vec<(String, UserDef)>,
+    /// Groups.
+    pub groups: Vec<(String, GroupDef)>,
+    /// Archived project ids.
+    pub archived_projects: Vec<String>,
+}
+
+/// One reloaded piece of state: the new value of an entity (`None`: it is gone).
+#[derive(Debug, Clone)]
+pub enum Delta {
+    /// Permission names now in the catalog (new ones are added; indices are never reused).
+    Permissions(Vec<String>),
+    /// A role's new definition, or its removal (its assignments go with it).
+    Role(String, Option<RoleDef>),
+    /// A member's new state, or the end of the membership.
+    User(String, Option<UserDef>),
+    /// A group's new state, or its deletion.
+    Group(String, Option<GroupDef>),
+    /// A project's archived flag.
+    Project(String, bool),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Principal {
+    User(Arc<str>),
+    Group(Arc<str>),
+}
+
+/// A persistent set that stays a small shared slice while small (most roles' holders, most
+/// groups' members) and becomes a persistent hash set when large (a system role every member
+/// has), so that one change costs at most O(64) or O(log n), never O(n).
+#[derive(Debug, Clone)]
+enum HybridSet<T: Clone + Eq + std::hash::Hash> {
+    Small(Arc<[T]>),
+    Large(ShardedMap<T, ()>),
+}
+
+const SMALL_SET: usize = 64;
+
+impl<T: Clone + Eq + std::hash::Hash> HybridSet<T> {
+    fn new() -> Self {
+        HybridSet::Small(Arc::from(Vec::new()))
+    }
+
+    fn for_each(&self, mut f: impl FnMut(&T)) {
+        match self {
+            HybridSet::Small(v) => v.iter().for_each(&mut f),
+            HybridSet::Large(s) => s.iter().for_each(|(k, _)| f(k)),
+        }
+    }
+
+    fn contains(&self, p: &T) -> bool {
+        match self {
+            HybridSet::Small(v) => v.contains(p),
+            HybridSet::Large(s) => s.contains_key(p),
+        }
+    }
+
+    fn insert(&mut self, p: T) {
+        match self {
+            HybridSet::Small(v) => {
+                if v.contains(&p) {
+                    return;
+                }
+                if v.len() < SMALL_SET {
+                    let mut n = v.to_vec();
+                    n.push(p);
+                    *v = n.into();
+                } else {
+                    let mut set = ShardedMap::default();
+                    for x in v.iter() {
+                        set.insert(x.clone(), ());
+                    }
+                    set.insert(p, ());
+                    *self = HybridSet::Large(set);
+                }
+            }
+            HybridSet::Large(s) => {
+                s.insert(p, ());
+            }
+        }
+    }
+
+    fn remove(&mut self, p: &T) {
+        match self {
+            HybridSet::Small(v) => {
+                if v.contains(p) {
+                    *v = v
+                        .iter()
+                        .filter(|x| *x != p)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .into();
+                }
+            }
+            HybridSet::Large(s) => {
+                s.remove(p);
+            }
+        }
+    }
+}
+
+type Holders = HybridSet<Principal>;
+
+#[derive(Debug, Clone)]
+struct Assign {
+    role: Arc<str>,
+    project: Option<Arc<str>>,
+    /// `i64::MAX` when it never expires.
+    expires_at: i64,
+}
+
+impl Assign {
+    fn live(&self, now: i64) -> bool {
+        self.expires_at > now
+    }
+}
+
+#[derive(Debug)]
+struct RoleEntry {
+    name: Arc<str>,
+    perms: PermSet,
+}
+
+/// A list that costs one pointer when empty (most users are in no group and hold no project
+/// grant).
+#[derive(Debug, Clone, Default)]
+struct Compact<T>(Option<Box<Box<[T]>>>);
+
+impl<T: Clone> Compact<T> {
+    fn from_vec(v: Vec<T>) -> Self {
+        if v.is_empty() {
+            Compact(None)
+        } else {
+            Compact(Some(Box::new(v.into_boxed_slice())))
+        }
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, T> {
+        match &self.0 {
+            Some(b) => b.iter(),
+            None => [].iter(),
+        }
+    }
+
+    fn to_vec(&self) -> Vec<T> {
+        self.iter().cloned().collect()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Effective {
+    org: PermSet,
+    projects: Compact<(Arc<str>, PermSet)>,
+    valid_until: i64,
+}
+
+#[derive(Debug)]
+struct UserEntry {
+    direct: Box<[Assign]>,
+    groups: Compact<Arc<str>>,
+    eff: Effective,
+}
+
+#[derive(Debug, Clone)]
+struct GroupEntry {
+    members: HybridSet<Arc<str>>,
+    assigns: Box<[Assign]>,
+}
+
+#[derive(Debug, Default)]
+struct PermIndex {
+    ids: FxHashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
+}
+
+/// The compiled authorization state of one organization at one revision.
+#[derive(Clone)]
+pub struct Snapshot {
+    revision: i64,
+    perms: Arc<PermIndex>,
+    roles: ShardedMap<Arc<str>, Arc<RoleEntry>>,
+    users: ShardedMap<Arc<str>, Arc<UserEntry>>,
+    groups: ShardedMap<Arc<str>, Arc<GroupEntry>>,
+    holders: ShardedMap<Arc<str>, Holders>,
+    archived: ShardedMap<Arc<str>, ()>,
+}
+
+/// Interns strings while building, so equal ids share one allocation.
+#[derive(Default)]
+struct Interner(FxHashSet<Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.0.insert(a.clone());
+        a
+    }
+}
+
+impl Snapshot {
+    /// Compiles an organization's data.
+    pub fn build(data: &OrgData, now: i64) -> Snapshot {
+        let mut snap = Snapshot {
+            revision: data.revision,
+            perms: Arc::new(PermIndex::default()),
+            roles: ShardedMap::default(),
+            users: ShardedMap::default(),
+            groups: ShardedMap::default(),
+            holders: ShardedMap::default(),
+            archived: ShardedMap::default(),
+        };
+        let mut deltas = Vec::with_capacity(
+            1 + data.roles.len()
+                + data.groups.len()
+                + data.users.len()
+                + data.archived_projects.len(),
+        );
+        deltas.push(Delta::Permissions(data.permissions.clone()));
+        deltas.extend(
+            data.roles
+                .iter()
+                .map(|r| Delta::Role(r.id.clone(), Some(r.clone()))),
+        );
+        deltas.extend(
+            data.archived_projects
+                .iter()
+                .map(|p| Delta::Project(p.clone(), true)),
+        );
+        deltas.extend(
+            data.groups
+                .iter()
+                .map(|(id, g)| Delta::Group(id.clone(), Some(g.clone()))),
+        );
+        deltas.extend(
+            data.users
+                .iter()
+                .map(|(id, u)| Delta::User(id.clone(), Some(u.clone()))),
+        );
+        snap.apply_in_place(data.revision, deltas, now);
+        snap
+    }
+
+    /// The revision this snapshot reflects.
+    pub fn revision(&self) -> i64 {
+        self.revision
+    }
+
+    /// How many members the snapshot knows.
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Whether `user` holds `permission` (in `project`, or at organization level) at `now`.
+    #[inline]
+    pub fn check(&self, user: &str, permission: &str, project: Option<&str>, now: i64) -> bool {
+        let Some(&p) = self.perms.ids.get(permission) else {
+            return false;
+        };
+        let Some(u) = self.users.get(user) else {
+            return false;
+        };
+        if now >= u.eff.valid_until {
+            return self.explain_entry(u, p, project, now, true).allowed;
+        }
+        if u.eff.org.contains(p) {
+            return true;
+        }
+        match project {
+            Some(pr) if !self.archived.contains_key(pr) => u
+                .eff
+                .projects
+                .iter()
+                .any(|(id, set)| &**id == pr && set.contains(p)),
+            _ => false,
+        }
+    }
+
+    /// The decision with every grant that carries it.
+    pub fn explain(
+        &self,
+        user: &str,
+        permission: &str,
+        project: Option<&str>,
+        now: i64,
+    ) -> Decision {
+        let deny = Decision {
+            allowed: false,
+            reasons: Vec::new(),
+        };
+        let Some(&p) = self.perms.ids.get(permission) else {
+            return deny;
+        };
+        let Some(u) = self.users.get(user) else {
+            return deny;
+        };
+        self.explain_entry(u, p, project, now, false)
+    }
+
+    /// Whether the permission name is known to this organization.
+    pub fn knows_permission(&self, permission: &str) -> bool {
+        self.perms.ids.contains_key(permission)
+    }
+
+    /// Whether the user is a member.
+    pub fn has_user(&self, user: &str) -> bool {
+        self.users.contains_key(user)
+    }
+
+    /// The user's effective permissions (in `project`, or at organization level) with the
+    /// grants that carry each, sorted by name.
+    pub fn effective(
+        &self,
+        user: &str,
+        project: Option<&str>,
+        now: i64,
+    ) -> Vec<(String, Vec<Reason>)> {
+        let Some(u) = self.users.get(user) else {
+            return Vec::new();
+        };
+        let mut out: std::collections::BTreeMap<String, Vec<Reason>> = Default::default();
+        self.for_each_grant(u, project, now, |role, reason| {
+            for i in role.perms.iter() {
+                if let Some(name) = self.perms.names.get(i as usize) {
+                    out.entry(name.to_string())
+                        .or_default()
+                        .push(reason.clone());
+                }
+            }
+        });
+        out.into_iter().collect()
+    }
+
+    /// Every user who holds `permission` (in `project`, or at organization level), sorted.
+    pub fn users_with(&self, permission: &str, project: Option<&str>, now: i64) -> Vec<String> {
+        let Some(&p) = self.perms.ids.get(permission) else {
+            return Vec::new();
+        };
+        let mut candidates: FxHashSet<Arc<str>> = FxHashSet::default();
+        for (role_id, role) in self.roles.iter() {
+            if !role.perms.contains(p) {
+                continue;
+            }
+            if let Some(hs) = self.holders.get(role_id) {
+                hs.for_each(|h| match h {
+                    Principal::User(u) => {
+                        candidates.insert(u.clone());
+                    }
+                    Principal::Group(g) => {
+                        if let Some(g) = self.groups.get(g) {
+                            g.members.for_each(|m| {
+                                candidates.insert(m.clone());
+                            });
+                        }
+                    }
+                });
+            }
+        }
+        let mut users: Vec<String> = candidates
+            .into_iter()
+            .filter(|u| self.check(u, permission, project, now))
+            .map(|u| u.to_string())
+            .collect();
+        users.sort_unstable();
+        users
+    }
+
+    fn for_each_grant(
+        &self,
+        u: &UserEntry,
+        project: Option<&str>,
+        now: i64,
+        mut f: impl FnMut(&RoleEntry, Reason),
+    ) {
+        let applies = |a: &Assign| {
+            a.live(now)
+                && match (&a.project, project) {
+                    (None, _) => true,
+                    (Some(ap), Some(p)) => &**ap == p && !self.archived.contains_key(p),
+                    (Some(_), None) => false,
+                }
+        };
+        let mut visit = |a: &Assign, via: Via| {
+            if !applies(a) {
+                return;
+            }
+            if let Some(role) = self.roles.get(&a.role) {
+                let reason = Reason {
+                    role_id: a.role.to_string(),
+                    role_name: role.name.to_string(),
+                    via,
+                    project_id: a.project.as_ref().map(|p| p.to_string()),
+                };
+                f(role, reason);
+            }
+        };
+        for a in u.direct.iter() {
+            visit(a, Via::Direct);
+        }
+        for g in u.groups.iter() {
+            if let Some(ge) = self.groups.get(g) {
+                for a in ge.assigns.iter() {
+                    visit(a, Via::Group(g.to_string()));
+                }
+            }
+        }
+    }
+
+    fn explain_entry(
+        &self,
+        u: &UserEntry,
+        p: u32,
+        project: Option<&str>,
+        now: i64,
+        first_only: bool,
+    ) -> Decision {
+        let mut reasons = Vec::new();
+        self.for_each_grant(u, project, now, |role, reason| {
+            if (reasons.is_empty() || !first_only) && role.perms.contains(p) {
+                reasons.push(reason);
+            }
+        });
+        Decision {
+            allowed: !reasons.is_empty(),
+            reasons,
+        }
+    }
+
+    /// A new snapshot at `revision` with `deltas` applied; `self` is unchanged.
+    pub fn apply(&self, revision: i64, deltas: Vec<Delta>, now: i64) -> Snapshot {
+        let mut next = self.clone();
+        next.apply_in_place(revision, deltas, now);
+        next
+    }
+
+    fn intern_assigns(&self, defs: &[AssignDef], interner: &mut Interner) -> Box<[Assign]> {
+        defs.iter()
+            .map(|a| Assign {
+                role: match self.roles.get_key_value(a.role_id.as_str()) {
+                    Some((k, _)) => k.clone(),
+                    None => interner.get(&a.role_id),
+                },
+                project: a.project_id.as_deref().map(|p| interner.get(p)),
+                expires_at: a.expires_at.unwrap_or(i64::MAX),
+            })
+            .collect()
+    }
+
+    fn set_holders(&mut self, who: &Principal, old: &[Assign], new: &[Assign]) {
+        for a in old {
+            if let Some(set) = self.holders.get_mut(&a.role) {
+                set.remove(who);
+            }
+        }
+        for a in new {
+            match self.holders.get_mut(&a.role) {
+                Some(h) => h.insert(who.clone()),
+                None => {
+                    self.holders.insert(a.role.clone(), {
+                        let mut h = Holders::new();
+                        h.insert(who.clone());
+                        h
+                    });
+                }
+            }
+        }
+    }
+
+    fn apply_in_place(&mut self, revision: i64, deltas: Vec<Delta>, now: i64) {
+        self.revision = self.revision.max(revision);
+        let mut interner = Interner::default();
+        let mut affected: FxHashSet<Arc<str>> = FxHashSet::default();
+        // permissions, roles and projects first: users and groups refer to them
+        for d in &deltas {
+            match d {
+                Delta::Permissions(names) => {
+                    let fresh: Vec<&String> = names
+                        .iter()
+                        .filter(|n| !self.perms.ids.contains_key(n.as_str()))
+                        .collect();
+                    if !fresh.is_empty() {
+                        let mut idx = PermIndex {
+                            ids: self.perms.ids.clone(),
+                            names: self.perms.names.clone(),
+                        };
+                        for n in fresh {
+                            let name: Arc<str> = Arc::from(n.as_str());
+                            idx.ids.insert(name.clone(), idx.names.len() as u32);
+                            idx.names.push(name);
+                        }
+                        self.perms = Arc::new(idx);
+                    }
+                }
+                Delta::Project(id, archived) => {
+                    if *archived {
+                        self.archived.insert(interner.get(id), ());
+                    } else {
+                        self.archived.remove(id.as_str());
+                    }
+                }
+                _ => {}
+            }
+        }
+        for d in &deltas {
+            if let Delta::Role(id, def) = d {
+                self.collect_holders(id, &mut affected);
+                match def {
+                    Some(r) => {
+                        let perms = r
+                            .permissions
+                            .iter()
+                            .filter_map(|n| self.perms.ids.get(n.as_str()).copied())
+                            .collect();
+                        let key = match self.roles.get_key_value(id.as_str()) {
+                            Some((k, _)) => k.clone(),
+                            None => interner.get(id),
+                        };
+                        self.roles.insert(
+                            key,
+                            Arc::new(RoleEntry {
+                                name: Arc::from(r.name.as_str()),
+                                perms,
+                            }),
+                        );
+                    }
+                    None => self.remove_role(id),
+                }
+            }
+        }
+        for d in &deltas {
+            if let Delta::Group(id, def) = d {
+                let key = interner.get(id);
+                let who = Principal::Group(key.clone());
+                let old = self.groups.get(id.as_str()).cloned();
+                if let Some(old) = &old {
+                    old.members.for_each(|m| {
+                        affected.insert(m.clone());
+                    });
+                }
+                let old_assigns: Box<[Assign]> =
+                    old.as_ref().map(|g| g.assigns.clone()).unwrap_or_default();
+                let old_members: HybridSet<Arc<str>> = old
+                    .as_ref()
+                    .map(|g| g.members.clone())
+                    .unwrap_or_else(HybridSet::new);
+                let mut members = HybridSet::new();
+                match def {
+                    Some(g) => {
+                        let assigns = self.intern_assigns(&g.assignments, &mut interner);
+                        self.set_holders(&who, &old_assigns, &assigns);
+                        for m in &g.members {
+                            let m = interner.get(m);
+                            affected.insert(m.clone());
+                            members.insert(m);
+                        }
+                        self.groups.insert(
+                            key.clone(),
+                            Arc::new(GroupEntry {
+                                members: members.clone(),
+                                assigns,
+                            }),
+                        );
+                    }
+                    None => {
+                        self.set_holders(&who, &old_assigns, &[]);
+                        self.groups.remove(id.as_str());
+                    }
+                }
+                // the group's member list is authoritative for membership: mirror it on users
+                let mut left = Vec::new();
+                old_members.for_each(|m| {
+                    if !members.contains(m) {
+                        left.push(m.clone());
+                    }
+                });
+                let mut joined = Vec::new();
+                members.for_each(|m| {
+                    if !old_members.contains(m) {
+                        joined.push(m.clone());
+                    }
+                });
+                for m in &left {
+                    self.edit_user_groups(m, |gs| gs.retain(|g| g != &key));
+                }
+                for m in &joined {
+                    self.edit_user_groups(m, |gs| {
+                        if !gs.contains(&key) {
+                            gs.push(key.clone());
+                        }
+                    });
+                }
+            }
+        }
+        for d in &deltas {
+            if let Delta::User(id, def) = d {
+                let key = interner.get(id);
+                let who = Principal::User(key.clone());
+                let old = self.users.get(id.as_str()).cloned();
+                let old_assigns: Box<[Assign]> =
+                    old.as_ref().map(|u| u.direct.clone()).unwrap_or_default();
+                match def {
+                    Some(u) => {
+                        let direct = self.intern_assigns(&u.assignments, &mut interner);
+                        self.set_holders(&who, &old_assigns, &direct);
+                        let groups =
+                            Compact::from_vec(u.groups.iter().map(|g| interner.get(g)).collect());
+                        self.users.insert(
+                            key.clone(),
+                            Arc::new(UserEntry {
+                                direct,
+                                groups,
+                                eff: Effective::default(),
+                            }),
+                        );
+                        affected.insert(key);
+                    }
+                    None => {
+                        self.set_holders(&who, &old_assigns, &[]);
+                        if let Some(old) = &old {
+                            for g in old.groups.iter() {
+                                if let Some(ge) = self.groups.get(g).cloned() {
+                                    let mut ge = (*ge).clone();
+                                    ge.members.remove(&key);
+                                    self.groups.insert(g.clone(), Arc::new(ge));
+                                }
+                            }
+                        }
+                        self.users.remove(id.as_str());
+                        affected.remove(id.as_str());
+                    }
+                }
+            }
+        }
+        for u in affected {
+            self.recompute(&u, now);
+        }
+    }
+
+    /// Changes the group list of a user, if they are a member.
+    fn edit_user_groups(&mut self, user: &Arc<str>, f: impl FnOnce(&mut Vec<Arc<str>>)) {
+        if let Some(e) = self.users.get(user).cloned() {
+            let mut groups = e.groups.to_vec();
+            f(&mut groups);
+            self.users.insert(
+                user.clone(),
+                Arc::new(UserEntry {
+                    direct: e.direct.clone(),
+                    groups: Compact::from_vec(groups),
+                    eff: e.eff.clone(),
+                }),
+            );
+        }
+    }
+
+    /// Users who hold `role` directly or through a group.
+    fn collect_holders(&self, role: &str, out: &mut FxHashSet<Arc<str>>) {
+        if let Some(hs) = self.holders.get(role) {
+            hs.for_each(|h| match h {
+                Principal::User(u) => {
+                    out.insert(u.clone());
+                }
+                Principal::Group(g) => {
+                    if let Some(g) = self.groups.get(g) {
+                        g.members.for_each(|m| {
+                            out.insert(m.clone());
+                        });
+                    }
+                }
+            });
+        }
+    }
+
+    /// Drops a role and every assignment of it (the database cascaded them).
+    fn remove_role(&mut self, id: &str) {
+        if let Some(hs) = self.holders.remove(id) {
+            let mut all = Vec::new();
+            hs.for_each(|h| all.push(h.clone()));
+            for h in &all {
+                match h {
+                    Principal::User(u) => {
+                        if let Some(e) = self.users.get(u).cloned() {
+                            let direct = e
+                                .direct
+                                .iter()
+                                .filter(|a| &*a.role != id)
+                                .cloned()
+                                .collect();
+                            self.users.insert(
+                                u.clone(),
+                                Arc::new(UserEntry {
+                                    direct,
+                                    groups: e.groups.clone(),
+                                    eff: e.eff.clone(),
+                                }),
+                            );
+                        }
+                    }
+                    Principal::Group(g) => {
+                        if let Some(e) = self.groups.get(g).cloned() {
+                            let assigns = e
+                                .assigns
+                                .iter()
+                                .filter(|a| &*a.role != id)
+                                .cloned()
+                                .collect();
+                            self.groups.insert(
+                                g.clone(),
+                                Arc::new(GroupEntry {
+                                    members: e.members.clone(),
+                                    assigns,
+                                }),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        self.roles.remove(id);
+    }
+
+    /// Recomputes one user's effective sets from their assignments.
+    fn recompute(&mut self, user: &Arc<str>, now: i64) {
+        let Some(e) = self.users.get(user).cloned() else {
+            return;
+        };
+        let mut org = PermSet::default();
+        let mut projects: Vec<(Arc<str>, PermSet)> = Vec::new();
+        let mut valid_until = i64::MAX;
+        let mut add = |a: &Assign, roles: &ShardedMap<Arc<str>, Arc<RoleEntry>>| {
+            if !a.live(now) {
+                return;
+            }
+            valid_until = valid_until.min(a.expires_at);
+            let Some(role) = roles.get(&a.role) else {
+                return;
+            };
+            match &a.project {
+                None => org.union_with(&role.perms),
+                Some(p) => match projects.iter_mut().find(|(id, _)| id == p) {
+                    Some((_, set)) => set.union_with(&role.perms),
+                    None => projects.push((p.clone(), role.perms.clone())),
+                },
+            }
+        };
+        for a in e.direct.iter() {
+            add(a, &self.roles);
+        }
+        for g in e.groups.iter() {
+            if let Some(ge) = self.groups.get(g) {
+                for a in ge.assigns.iter() {
+                    add(a, &self.roles);
+                }
+            }
+        }
+        let eff = Effective {
+            org,
+            projects: Compact::from_vec(projects),
+            valid_until,
+        };
+        self.users.insert(
+            user.clone(),
+            Arc::new(UserEntry {
+                direct: e.direct.clone(),
+                groups: e.groups.clone(),
+                eff,
+            }),
+        );
+    }
+}
