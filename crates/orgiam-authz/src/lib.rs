@@ -15,6 +15,40 @@ pub mod workload;
 pub use permset::PermSet;
 pub use registry::Registry;
 pub use snapshot::{AssignDef, Delta, GroupDef, OrgData, RoleDef, Snapshot, UserDef};
+/// Something that can say whether a principal holds a permission (for the "grant only what
+/// you hold" rule): a compiled snapshot's view of one user, or a plain list of grants.
+pub trait Holder: Send + Sync {
+    /// Whether the permission is held in `project` (or at organization level) at `now`.
+    fn holds(&self, permission: &str, project: Option<&str>, now: i64) -> bool;
+}
+
+impl Holder for [Grant] {
+    fn holds(&self, permission: &str, project: Option<&str>, now: i64) -> bool {
+        decide(self, permission, project, now).allowed
+    }
+}
+
+impl Holder for Vec<Grant> {
+    fn holds(&self, permission: &str, project: Option<&str>, now: i64) -> bool {
+        decide(self, permission, project, now).allowed
+    }
+}
+
+/// One user as a snapshot sees them.
+#[derive(Clone)]
+pub struct UserView {
+    /// The organization's snapshot.
+    pub snapshot: std::sync::Arc<Snapshot>,
+    /// The user.
+    pub user: String,
+}
+
+impl Holder for UserView {
+    fn holds(&self, permission: &str, project: Option<&str>, now: i64) -> bool {
+        self.snapshot.check(&self.user, permission, project, now)
+    }
+}
+
 /// How a user holds a grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {

@@ -237,10 +237,42 @@ struct GroupEntry {
     assigns: Box<[Assign]>,
 }
 
+/// Permission name → bit index. Organizations whose catalogs are equal (the same product's
+/// permissions in every tenant, plus the built-in ones) share one index, so the lookup a check
+/// starts with stays in cache however many organizations are loaded.
 #[derive(Debug, Default)]
 struct PermIndex {
     ids: FxHashMap<Arc<str>, u32>,
     names: Vec<Arc<str>>,
+}
+
+impl PermIndex {
+    /// The index for exactly these names, in this order: shared if one is alive.
+    fn shared(names: Vec<Arc<str>>) -> Arc<PermIndex> {
+        type Table = FxHashMap<Vec<Arc<str>>, std::sync::Weak<PermIndex>>;
+        static TABLE: std::sync::Mutex<Option<Table>> = std::sync::Mutex::new(None);
+        let build = |names: Vec<Arc<str>>| {
+            let ids = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i as u32))
+                .collect();
+            Arc::new(PermIndex { ids, names })
+        };
+        let Ok(mut guard) = TABLE.lock() else {
+            return build(names);
+        };
+        let table = guard.get_or_insert_with(Table::default);
+        if let Some(idx) = table.get(&names).and_then(std::sync::Weak::upgrade) {
+            return idx;
+        }
+        if table.len() > 4096 {
+            table.retain(|_, w| w.strong_count() > 0);
+        }
+        let idx = build(names.clone());
+        table.insert(names, Arc::downgrade(&idx));
+        idx
+    }
 }
 
 /// The compiled authorization state of one organization at one revision.
@@ -551,16 +583,9 @@ impl Snapshot {
                         .filter(|n| !self.perms.ids.contains_key(n.as_str()))
                         .collect();
                     if !fresh.is_empty() {
-                        let mut idx = PermIndex {
-                            ids: self.perms.ids.clone(),
-                            names: self.perms.names.clone(),
-                        };
-                        for n in fresh {
-                            let name: Arc<str> = Arc::from(n.as_str());
-                            idx.ids.insert(name.clone(), idx.names.len() as u32);
-                            idx.names.push(name);
-                        }
-                        self.perms = Arc::new(idx);
+                        let mut names: Vec<Arc<str>> = self.perms.names.clone();
+                        names.extend(fresh.into_iter().map(|n| Arc::from(n.as_str())));
+                        self.perms = PermIndex::shared(names);
                     }
                 }
                 Delta::Project(id, archived) => {

@@ -8,11 +8,11 @@
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use orgiam_authz::{Grant, decide};
+use orgiam_authz::UserView;
 use orgiam_core::ids::{KeyId, OrgId};
 use orgiam_core::model::Actor;
 use orgiam_core::{Error, keys, now_unix};
@@ -107,9 +107,10 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Actor, Erro
             "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
         )
     })?;
+    let digest = keys::hash(secret);
     let actor = state
-        .store
-        .authenticate(secret)
+        .engine
+        .authenticate(&digest, secret)
         .await?
         .ok_or_else(|| Error::unauthenticated("invalid, expired or revoked API key"))?;
     state.key_usage.note(&actor.key_id);
@@ -120,8 +121,8 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Actor, Erro
 pub struct Authorized<P> {
     /// The principal.
     pub actor: Actor,
-    /// Its live grants in its organization.
-    pub grants: Arc<Vec<Grant>>,
+    /// The principal as its organization's snapshot sees it.
+    pub view: UserView,
     _p: PhantomData<P>,
 }
 
@@ -135,7 +136,7 @@ impl<P> Authorized<P> {
     pub fn author(&self) -> ActorRef<'_> {
         ActorRef::Key {
             actor: &self.actor,
-            grants: &self.grants,
+            grants: &self.view,
         }
     }
 }
@@ -151,16 +152,17 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         let actor = authenticate(&state, parts).await?;
-        let grants = state
-            .store
-            .user_grants(&actor.org_id, actor.user_id.as_str())
-            .await?;
-        if !decide(&grants, P::NAME, None, now_unix()).allowed {
+        let snapshot = state.engine.snapshot(&actor.org_id, 0).await?;
+        if !snapshot.check(actor.user_id.as_str(), P::NAME, None, now_unix()) {
             return Err(Error::missing_permission(P::NAME).into());
         }
+        let view = UserView {
+            snapshot,
+            user: actor.user_id.as_str().to_owned(),
+        };
         Ok(Authorized {
             actor,
-            grants: Arc::new(grants),
+            view,
             _p: PhantomData,
         })
     }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod state;
@@ -141,8 +142,10 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
     } else {
         None
     };
+    let engine = engine::Engine::new(store.clone());
     let state = AppState::new(Inner {
         store: store.clone(),
+        engine: engine.clone(),
         root_key_hash: config
             .root_key
             .as_deref()
@@ -164,6 +167,7 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
         .local_addr()
         .map_err(orgiam_core::Error::internal)?;
     let (tx, mut rx) = watch::channel(false);
+    engine.spawn_followers(&config.database, rx.clone());
     let app = api::router(state.clone());
     let flusher = {
         let state = state.clone();

@@ -17,6 +17,8 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     /// The database.
     pub store: Store,
+    /// The authorization engine.
+    pub engine: std::sync::Arc<crate::engine::Engine>,
     /// SHA-256 of the platform root key, if one is configured.
     pub root_key_hash: Option<String>,
     /// The largest accepted body, in bytes.

@@ -11,8 +11,10 @@
 //! separate pool that WAL lets run beside it.
 
 use std::str::FromStr as _;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use orgiam_core::ids::OrgId;
 use orgiam_core::{Error, Result};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
@@ -61,12 +63,24 @@ impl StoreOptions {
     }
 }
 
+/// Called after every committed write with the organization and its new revision.
+pub type CommitHook = Arc<dyn Fn(&OrgId, i64) + Send + Sync>;
+
 /// The database: a read pool and a write pool (the same pool on PostgreSQL).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     pub(crate) read: AnyPool,
     pub(crate) write: AnyPool,
     backend: Backend,
+    pub(crate) on_commit: Arc<OnceLock<CommitHook>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Maps a database failure to an internal error; the cause is logged by the server.
@@ -120,6 +134,7 @@ impl Store {
                     read,
                     write,
                     backend,
+                    on_commit: Arc::default(),
                 }
             }
             Backend::Postgres => {
@@ -136,6 +151,7 @@ impl Store {
                     read: pool.clone(),
                     write: pool,
                     backend,
+                    on_commit: Arc::default(),
                 }
             }
         };
@@ -153,6 +169,16 @@ impl Store {
             .run(&self.write)
             .await
             .map_err(|e| Error::internal(format!("migrations: {e}")))
+    }
+
+    /// Sets the function told of every committed write (once; later calls are ignored).
+    pub fn set_commit_hook(&self, hook: CommitHook) {
+        let _ = self.on_commit.set(hook);
+    }
+
+    /// A plain PostgreSQL connection URL of this store, for `LISTEN` (None on SQLite).
+    pub fn backend_is_postgres(&self) -> bool {
+        self.backend == Backend::Postgres
     }
 
     /// The engine behind this store.

@@ -183,28 +183,28 @@ fn ensure_holds_all(
     by_scope: &BTreeMap<Option<String>, Vec<String>>,
 ) -> Result<()> {
     for (project, perms) in by_scope {
-        let Some(project) = project else {
-            actor.ensure_holds(perms)?;
-            continue;
-        };
-        let ActorRef::Key { grants, .. } = actor else {
-            continue;
-        };
-        if let Some(p) = orgiam_authz::first_missing(
-            grants,
-            perms.iter().map(String::as_str),
-            Some(project),
-            now_unix(),
-        ) {
-            return Err(Error::forbidden(
-                "privilege_escalation",
-                format!(
-                    "group '{}' grants '{p}' in project '{}', which you do not hold there; \
-                     you can only grant permissions you hold yourself",
-                    quote(group_id),
-                    quote(project)
-                ),
-            ));
+        match project {
+            None => actor.ensure_holds(perms)?,
+            Some(project) => actor.ensure_holds_in(perms, Some(project)).map_err(|_| {
+                let now = now_unix();
+                let missing = match actor {
+                    ActorRef::Key { grants, .. } => perms
+                        .iter()
+                        .find(|p| !grants.holds(p, Some(project), now))
+                        .cloned(),
+                    ActorRef::System => None,
+                };
+                Error::forbidden(
+                    "privilege_escalation",
+                    format!(
+                        "group '{}' grants '{}' in project '{}', which you do not hold there; \
+                         you can only grant permissions you hold yourself",
+                        quote(group_id),
+                        missing.unwrap_or_default(),
+                        quote(project)
+                    ),
+                )
+            })?,
         }
     }
     Ok(())

@@ -31,6 +31,15 @@ fn key_from_row(row: &sqlx::any::AnyRow) -> Result<ApiKey> {
     })
 }
 
+/// A key found by its secret: who it acts as, and until when.
+#[derive(Debug, Clone)]
+pub struct KeyHit {
+    /// The principal.
+    pub actor: Actor,
+    /// Expiry (Unix seconds), if any.
+    pub expires_at: Option<i64>,
+}
+
 /// Mints and stores a key acting as `user_id`; returns the key and its secret.
 pub(crate) async fn insert_key(
     tx: &mut WriteTx,
@@ -78,6 +87,11 @@ pub(crate) async fn insert_key(
 impl Store {
     /// The principal a presented secret acts as, or `None` if it is unknown or expired.
     pub async fn authenticate(&self, secret: &str) -> Result<Option<Actor>> {
+        Ok(self.lookup_key(secret).await?.map(|k| k.actor))
+    }
+
+    /// As [`Store::authenticate`], with the key's expiry (for caching).
+    pub async fn lookup_key(&self, secret: &str) -> Result<Option<KeyHit>> {
         let digest = keys::hash(secret);
         let sql = format!(
             "SELECT {KEY_COLUMNS}, k.secret_hash, u.email FROM api_keys k \
@@ -99,13 +113,15 @@ impl Store {
         if key.expires_at.is_some_and(|t| t <= now_unix()) {
             return Ok(None);
         }
-        Ok(Some(Actor {
+        let expires_at = key.expires_at;
+        let actor = Actor {
             org_id: key.org_id,
             user_id: key.user_id,
             email: row.try_get("email").map_err(db)?,
             key_id: key.id,
             key_kind: key.kind,
-        }))
+        };
+        Ok(Some(KeyHit { actor, expires_at }))
     }
 
     /// Records that keys were used (written lazily, in batches, off the request path).

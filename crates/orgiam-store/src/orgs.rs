@@ -52,7 +52,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        let mut w = WriteTx::new(tx, org_id.clone(), 1);
+        let mut w = WriteTx::new(self, tx, org_id.clone(), 1);
         let actor = ActorRef::System;
         let user_id = upsert_user(&mut w, &owner_email).await?;
         insert_membership(

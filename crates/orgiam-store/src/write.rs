@@ -6,7 +6,7 @@
 //! organization are serialized and checks such as "is this the last owner?" cannot race; on
 //! SQLite there is a single writer anyway.
 
-use orgiam_authz::Grant;
+use orgiam_authz::Holder;
 use orgiam_core::ids::{AuditId, OrgId};
 use orgiam_core::model::Actor;
 use orgiam_core::{Error, Result, now_unix};
@@ -30,14 +30,14 @@ pub struct AuditEvent {
 
 /// Who made a change: a key's principal with what it holds, or the server itself (bootstrap,
 /// the platform root key).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub enum ActorRef<'a> {
     /// A request authenticated by an organization key.
     Key {
         /// The principal.
         actor: &'a Actor,
-        /// Its live grants, for the no-escalation rule.
-        grants: &'a [Grant],
+        /// What it holds, for the no-escalation rule.
+        grants: &'a dyn Holder,
     },
     /// The server or the platform root key.
     System,
@@ -55,15 +55,17 @@ impl ActorRef<'_> {
     /// No privilege escalation: the actor must itself hold every permission it hands out
     /// (403 `privilege_escalation` naming the first it lacks).
     pub fn ensure_holds(&self, permissions: &[String]) -> Result<()> {
+        self.ensure_holds_in(permissions, None)
+    }
+
+    /// As [`ActorRef::ensure_holds`], for grants inside `project` (organization-level holdings
+    /// count there too).
+    pub fn ensure_holds_in(&self, permissions: &[String], project: Option<&str>) -> Result<()> {
         let ActorRef::Key { grants, .. } = self else {
             return Ok(());
         };
-        match orgiam_authz::first_missing(
-            grants,
-            permissions.iter().map(String::as_str),
-            None,
-            now_unix(),
-        ) {
+        let now = now_unix();
+        match permissions.iter().find(|p| !grants.holds(p, project, now)) {
             None => Ok(()),
             Some(p) => Err(Error::forbidden(
                 "privilege_escalation",
@@ -76,6 +78,7 @@ impl ActorRef<'_> {
 /// An open write transaction on one organization.
 pub struct WriteTx {
     pub(crate) tx: Transaction<'static, Any>,
+    hook: Option<crate::db::CommitHook>,
     /// The organization being changed.
     pub org_id: OrgId,
     /// The organization's revision after this change.
@@ -97,6 +100,7 @@ impl Store {
         let revision = revision.ok_or_else(|| Error::not_found("organization", org_id.as_str()))?;
         Ok(WriteTx {
             tx,
+            hook: self.on_commit.get().cloned(),
             org_id: org_id.clone(),
             revision,
             audited: false,
@@ -106,9 +110,15 @@ impl Store {
 
 impl WriteTx {
     /// Wraps a transaction that already set the organization's revision.
-    pub(crate) fn new(tx: Transaction<'static, Any>, org_id: OrgId, revision: i64) -> Self {
+    pub(crate) fn new(
+        store: &Store,
+        tx: Transaction<'static, Any>,
+        org_id: OrgId,
+        revision: i64,
+    ) -> Self {
         WriteTx {
             tx,
+            hook: store.on_commit.get().cloned(),
             org_id,
             revision,
             audited: false,
@@ -175,6 +185,9 @@ impl WriteTx {
             ));
         }
         self.tx.commit().await.map_err(db)?;
+        if let Some(hook) = &self.hook {
+            hook(&self.org_id, self.revision);
+        }
         Ok(self.revision)
     }
 }

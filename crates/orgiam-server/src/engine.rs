@@ -1,0 +1,279 @@
+//! The authorization engine as the server runs it: one compiled snapshot per organization,
+//! loaded on first use and kept current by the database's change log.
+//!
+//! Guarantees:
+//! - read-your-writes: every committed write in this process raises its organization's wanted
+//!   revision before the write's response is sent, and every check first brings the snapshot
+//!   to at least that revision, so the next request already sees the change;
+//! - other processes on the same database: their writes are noticed through PostgreSQL
+//!   `LISTEN`/`NOTIFY` at once and by polling revisions every 250 ms (both engines), so a
+//!   check sees them within one second; a client passing the revision a write returned
+//!   (`at_least_revision`) is answered from a snapshot at least that new;
+//! - catching up costs what changed: only the entities in the change log are reloaded;
+//! - cached API keys of an organization are dropped as soon as its keys or memberships
+//!   change, so a revoked key fails on its very next request.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use orgiam_authz::{Registry, Snapshot};
+use orgiam_core::ids::OrgId;
+use orgiam_core::model::Actor;
+use orgiam_core::{Error, Result, now_unix};
+use orgiam_store::Store;
+use rustc_hash::FxHashMap;
+use std::sync::Mutex;
+
+/// Per-organization bookkeeping.
+#[derive(Default)]
+struct OrgState {
+    /// Serializes loads and catch-ups of this organization.
+    lock: tokio::sync::Mutex<()>,
+    /// The newest revision known to exist.
+    wanted: AtomicI64,
+    /// Revision of the last change to keys or memberships seen (cached keys loaded before it
+    /// are stale).
+    keys_epoch: AtomicI64,
+    /// Last use, Unix seconds.
+    last_used: AtomicI64,
+}
+
+/// A cached key: the principal, its expiry, and the snapshot revision it was read at.
+#[derive(Clone)]
+struct CachedKey {
+    actor: Actor,
+    expires_at: Option<i64>,
+    read_at: i64,
+}
+
+/// See the module documentation.
+pub struct Engine {
+    store: Store,
+    registry: Registry,
+    orgs: Mutex<FxHashMap<OrgId, Arc<OrgState>>>,
+    keys: Mutex<FxHashMap<String, CachedKey>>,
+}
+
+impl Engine {
+    /// An engine over `store`; installs the store's commit hook.
+    pub fn new(store: Store) -> Arc<Engine> {
+        let engine = Arc::new(Engine {
+            store: store.clone(),
+            registry: Registry::new(),
+            orgs: Mutex::new(FxHashMap::default()),
+            keys: Mutex::new(FxHashMap::default()),
+        });
+        let weak = Arc::downgrade(&engine);
+        store.set_commit_hook(Arc::new(move |org, revision| {
+            if let Some(e) = weak.upgrade() {
+                e.note_revision(org, revision);
+            }
+        }));
+        engine
+    }
+
+    fn state(&self, org: &OrgId) -> Arc<OrgState> {
+        let mut orgs = match self.orgs.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        orgs.entry(org.clone()).or_default().clone()
+    }
+
+    /// Records that `org` has reached `revision` (a commit here, or a notification).
+    pub fn note_revision(&self, org: &OrgId, revision: i64) {
+        self.state(org).wanted.fetch_max(revision, Ordering::AcqRel);
+    }
+
+    /// The snapshot of `org`, at least as new as every write known to this process and as
+    /// `at_least`. 404 if the organization does not exist.
+    pub async fn snapshot(&self, org: &OrgId, at_least: i64) -> Result<Arc<Snapshot>> {
+        let st = self.state(org);
+        st.last_used.store(now_unix(), Ordering::Relaxed);
+        let wanted = st.wanted.load(Ordering::Acquire).max(at_least);
+        if let Some(s) = self.registry.get(org.as_str()) {
+            if s.revision() >= wanted {
+                return Ok(s);
+            }
+        }
+        let _guard = st.lock.lock().await;
+        let wanted = st.wanted.load(Ordering::Acquire).max(at_least);
+        match self.registry.get(org.as_str()) {
+            Some(s) if s.revision() >= wanted => Ok(s),
+            Some(s) => {
+                let Some(changes) = self.store.load_changes(org, s.revision()).await? else {
+                    self.registry.evict(org.as_str());
+                    return Err(Error::not_found("organization", org.as_str()));
+                };
+                if changes.keys_changed {
+                    st.keys_epoch.fetch_max(changes.revision, Ordering::AcqRel);
+                    self.drop_keys_of(org);
+                }
+                let next = s.apply(changes.revision, changes.deltas, now_unix());
+                st.wanted.fetch_max(next.revision(), Ordering::AcqRel);
+                self.registry.publish(org.as_str(), next);
+                self.registry
+                    .get(org.as_str())
+                    .ok_or_else(|| Error::internal("snapshot vanished"))
+            }
+            None => {
+                let data = self
+                    .store
+                    .load_org_data(org)
+                    .await?
+                    .ok_or_else(|| Error::not_found("organization", org.as_str()))?;
+                let snap = Snapshot::build(&data, now_unix());
+                st.wanted.fetch_max(snap.revision(), Ordering::AcqRel);
+                st.keys_epoch.fetch_max(snap.revision(), Ordering::AcqRel);
+                self.registry.publish(org.as_str(), snap);
+                self.registry
+                    .get(org.as_str())
+                    .ok_or_else(|| Error::internal("snapshot vanished"))
+            }
+        }
+    }
+
+    fn drop_keys_of(&self, org: &OrgId) {
+        if let Ok(mut keys) = self.keys.lock() {
+            keys.retain(|_, k| &k.actor.org_id != org);
+        }
+    }
+
+    /// The principal of a presented secret's digest, from the cache or the database. `None`
+    /// for an unknown, expired or revoked key.
+    pub async fn authenticate(&self, digest: &str, secret: &str) -> Result<Option<Actor>> {
+        let cached = self.keys.lock().ok().and_then(|k| k.get(digest).cloned());
+        if let Some(k) = cached {
+            // bring the organization up to date first: that drops the key if it was revoked
+            let snap = self.snapshot(&k.actor.org_id, 0).await?;
+            let st = self.state(&k.actor.org_id);
+            let still = self
+                .keys
+                .lock()
+                .ok()
+                .is_some_and(|keys| keys.contains_key(digest));
+            if still
+                && k.read_at >= st.keys_epoch.load(Ordering::Acquire)
+                && snap.revision() >= k.read_at
+            {
+                if k.expires_at.is_some_and(|t| t <= now_unix()) {
+                    return Ok(None);
+                }
+                return Ok(Some(k.actor));
+            }
+        }
+        let Some(first) = self.store.lookup_key(secret).await? else {
+            return Ok(None);
+        };
+        // bring the organization up to date, then read the key again: the revision taken
+        // before the read is the one a later revocation is compared with
+        let snap = self.snapshot(&first.actor.org_id, 0).await?;
+        let read_at = snap.revision();
+        let Some(found) = self.store.lookup_key(secret).await? else {
+            return Ok(None);
+        };
+        let actor = found.actor.clone();
+        if let Ok(mut keys) = self.keys.lock() {
+            if keys.len() > 100_000 {
+                keys.clear();
+            }
+            keys.insert(
+                digest.to_owned(),
+                CachedKey {
+                    actor: found.actor,
+                    expires_at: found.expires_at,
+                    read_at,
+                },
+            );
+        }
+        Ok(Some(actor))
+    }
+
+    /// Brings every loaded organization that another process changed up to date (called
+    /// periodically, and on notifications).
+    pub async fn poll(&self) {
+        let loaded: Vec<String> = self
+            .registry
+            .loaded()
+            .iter()
+            .map(|o| o.to_string())
+            .collect();
+        if loaded.is_empty() {
+            return;
+        }
+        match self.store.revisions(&loaded).await {
+            Ok(revs) => {
+                for (org, rev) in revs {
+                    self.note_revision(&OrgId::from_trusted(org), rev);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e.message, "could not poll revisions"),
+        }
+    }
+
+    /// Starts the background tasks: revision polling, `LISTEN` on PostgreSQL, change-log
+    /// sweeping. They end when `stop` turns true.
+    pub fn spawn_followers(
+        self: &Arc<Self>,
+        database_url: &str,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let me = self.clone();
+        let mut stop2 = stop.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            let mut sweeps = 0u32;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        me.poll().await;
+                        sweeps += 1;
+                        if sweeps % 2400 == 0 {
+                            let _ = me.store.sweep_changes(3600).await;
+                        }
+                    }
+                    _ = stop.changed() => break,
+                }
+            }
+        });
+        if self.store.backend_is_postgres() {
+            let me = self.clone();
+            let url = database_url.to_owned();
+            tokio::spawn(async move {
+                loop {
+                    match sqlx::postgres::PgListener::connect(&url).await {
+                        Ok(mut listener) => {
+                            if listener.listen("orgiam_changes").await.is_err() {
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                                continue;
+                            }
+                            loop {
+                                tokio::select! {
+                                    n = listener.recv() => match n {
+                                        Ok(n) => {
+                                            if let Some((org, rev)) = n.payload().rsplit_once(':') {
+                                                if let Ok(rev) = rev.parse::<i64>() {
+                                                    me.note_revision(&OrgId::from_trusted(org.to_owned()), rev);
+                                                }
+                                            }
+                                        }
+                                        Err(_) => break,
+                                    },
+                                    _ = stop2.changed() => return,
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot LISTEN for changes; polling only");
+                            tokio::select! {
+                                _ = tokio::time::sleep(Duration::from_secs(5)) => {},
+                                _ = stop2.changed() => return,
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    }
+}
