@@ -72,6 +72,8 @@ pub struct OrgData {
     pub groups: Vec<(String, GroupDef)>,
     /// Archived project ids.
     pub archived_projects: Vec<String>,
+    /// Unarchived project ids.
+    pub active_projects: Vec<String>,
 }
 
 /// One reloaded piece of state: the new value of an entity (`None`: it is gone).
@@ -284,7 +286,8 @@ pub struct Snapshot {
     users: ShardedMap<Arc<str>, Arc<UserEntry>>,
     groups: ShardedMap<Arc<str>, Arc<GroupEntry>>,
     holders: ShardedMap<Arc<str>, Holders>,
-    archived: ShardedMap<Arc<str>, ()>,
+    /// Project id → archived.
+    projects: ShardedMap<Arc<str>, bool>,
 }
 
 /// Interns strings while building, so equal ids share one allocation.
@@ -312,7 +315,7 @@ impl Snapshot {
             users: ShardedMap::default(),
             groups: ShardedMap::default(),
             holders: ShardedMap::default(),
-            archived: ShardedMap::default(),
+            projects: ShardedMap::default(),
         };
         let mut deltas = Vec::with_capacity(
             1 + data.roles.len()
@@ -371,7 +374,7 @@ impl Snapshot {
             return true;
         }
         match project {
-            Some(pr) if !self.archived.contains_key(pr) => u
+            Some(pr) if !self.is_archived(pr) => u
                 .eff
                 .projects
                 .iter()
@@ -404,6 +407,16 @@ impl Snapshot {
     /// Whether the permission name is known to this organization.
     pub fn knows_permission(&self, permission: &str) -> bool {
         self.perms.ids.contains_key(permission)
+    }
+
+    /// Whether the project exists in this organization (archived or not).
+    pub fn knows_project(&self, project: &str) -> bool {
+        self.projects.contains_key(project)
+    }
+
+    #[inline]
+    fn is_archived(&self, project: &str) -> bool {
+        self.projects.get(project).copied().unwrap_or(false)
     }
 
     /// Whether the user is a member.
@@ -480,7 +493,7 @@ impl Snapshot {
             a.live(now)
                 && match (&a.project, project) {
                     (None, _) => true,
-                    (Some(ap), Some(p)) => &**ap == p && !self.archived.contains_key(p),
+                    (Some(ap), Some(p)) => &**ap == p && !self.is_archived(p),
                     (Some(_), None) => false,
                 }
         };
@@ -589,11 +602,7 @@ impl Snapshot {
                     }
                 }
                 Delta::Project(id, archived) => {
-                    if *archived {
-                        self.archived.insert(interner.get(id), ());
-                    } else {
-                        self.archived.remove(id.as_str());
-                    }
+                    self.projects.insert(interner.get(id), *archived);
                 }
                 _ => {}
             }

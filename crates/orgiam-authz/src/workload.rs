@@ -147,6 +147,7 @@ pub fn org(shape: Shape, o: usize, rng: &mut Rng) -> OrgData {
         users,
         groups,
         archived_projects: vec![],
+        active_projects: vec![],
     }
 }
 
@@ -171,7 +172,7 @@ pub fn checks(shape: Shape, hot: usize, n: usize, seed: u64) -> Vec<Check> {
             Check {
                 org: org_id(o),
                 user: user_id(o, rng.below(shape.users)),
-                permission: permission(rng.below(shape.permissions / 3)),
+                permission: permission(rng.below(shape.permissions / 6)),
             }
         })
         .collect()

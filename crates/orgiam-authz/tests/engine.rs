@@ -101,6 +101,7 @@ fn sample() -> OrgData {
             },
         )],
         archived_projects: vec!["p2".into()],
+        active_projects: vec!["p1".into()],
     }
 }
 

@@ -206,13 +206,22 @@ impl Store {
                 .await
                 .map_err(db)?;
         let pairs = group_members(&mut conn, org, "group_id", None).await?;
-        let archived_projects: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM projects WHERE org_id = $1 AND archived_at IS NOT NULL",
-        )
-        .bind(org.as_str())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
+        let mut archived_projects = Vec::new();
+        let mut active_projects = Vec::new();
+        for row in sqlx::query("SELECT id, archived_at FROM projects WHERE org_id = $1")
+            .bind(org.as_str())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?
+        {
+            let id: String = row.try_get(0).map_err(db)?;
+            let at: Option<i64> = row.try_get(1).map_err(db)?;
+            if at.is_some() {
+                archived_projects.push(id);
+            } else {
+                active_projects.push(id);
+            }
+        }
         let mut user_groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut group_members_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (g, u) in pairs {
