@@ -20,5 +20,6 @@ mod write;
 pub use db::{Backend, SqliteSync, Store, StoreOptions};
 pub use members::NewMember;
 pub use orgs::CreatedOrganization;
+pub use projects::{GroupSummary, Project, ProjectGroup, ProjectUser, ProjectUserRef, RoleGrant};
 pub use roles::{NewRole, RoleChanges};
 pub use write::{ActorRef, AuditEvent};

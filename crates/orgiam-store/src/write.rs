@@ -55,13 +55,19 @@ impl ActorRef<'_> {
     /// No privilege escalation: the actor must itself hold every permission it hands out
     /// (403 `privilege_escalation` naming the first it lacks).
     pub fn ensure_holds(&self, permissions: &[String]) -> Result<()> {
+        self.ensure_holds_in(None, permissions)
+    }
+
+    /// [`ensure_holds`](Self::ensure_holds) for a grant inside `project`: what the actor holds
+    /// at organization scope or on that project counts.
+    pub fn ensure_holds_in(&self, project: Option<&str>, permissions: &[String]) -> Result<()> {
         let ActorRef::Key { grants, .. } = self else {
             return Ok(());
         };
         match orgiam_authz::first_missing(
             grants,
             permissions.iter().map(String::as_str),
-            None,
+            project,
             now_unix(),
         ) {
             None => Ok(()),
