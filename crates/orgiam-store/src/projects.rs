@@ -6,6 +6,7 @@
 mod assignments;
 mod groups;
 mod members;
+mod roles;
 
 use orgiam_core::ids::{OrgId, ProjectId};
 use orgiam_core::page::{Page, PageRequest};

@@ -334,61 +334,8 @@ impl Store {
             .await
     }
 
-    /// The roles of project `project` (system project roles first: their ids sort first,
-    /// then the project's custom roles); 404 if `org` has no such project.
-    pub async fn list_project_roles(
-        &self,
-        org: &OrgId,
-        project: &str,
-        page: &PageRequest,
-    ) -> Result<Page<Role>> {
-        self.list_roles_in(org, RoleScope::Project(project), page)
-            .await
-    }
-
-    /// One role of a project (a system project role or the project's own).
-    pub async fn get_project_role(&self, org: &OrgId, project: &str, id: &str) -> Result<Role> {
-        self.get_role_in(org, RoleScope::Project(project), id).await
-    }
-
-    /// Creates a custom role of a project; it may hold only `api.project` permissions.
-    pub async fn create_project_role(
-        &self,
-        actor: &ActorRef<'_>,
-        org: &OrgId,
-        project: &str,
-        new: NewRole,
-    ) -> Result<(Role, i64)> {
-        self.create_role_in(actor, org, RoleScope::Project(project), new)
-            .await
-    }
-
-    /// Changes a custom role of a project; system roles are read-only (403).
-    pub async fn update_project_role(
-        &self,
-        actor: &ActorRef<'_>,
-        org: &OrgId,
-        project: &str,
-        id: &str,
-        changes: RoleChanges,
-    ) -> Result<(Role, i64)> {
-        self.update_role_in(actor, org, RoleScope::Project(project), id, changes)
-            .await
-    }
-
-    /// Deletes a custom role of a project and every assignment of it.
-    pub async fn delete_project_role(
-        &self,
-        actor: &ActorRef<'_>,
-        org: &OrgId,
-        project: &str,
-        id: &str,
-    ) -> Result<i64> {
-        self.delete_role_in(actor, org, RoleScope::Project(project), id)
-            .await
-    }
-
-    async fn list_roles_in(
+    /// The roles `org` sees in `scope`, by id (system roles first: their ids sort first).
+    pub(crate) async fn list_roles_in(
         &self,
         org: &OrgId,
         scope: RoleScope<'_>,
@@ -411,7 +358,13 @@ impl Store {
         Ok(Page::from_overfetch(roles, page.limit))
     }
 
-    async fn get_role_in(&self, org: &OrgId, scope: RoleScope<'_>, id: &str) -> Result<Role> {
+    /// One role of `scope`; 404 if `org` cannot see it there.
+    pub(crate) async fn get_role_in(
+        &self,
+        org: &OrgId,
+        scope: RoleScope<'_>,
+        id: &str,
+    ) -> Result<Role> {
         let mut conn = self.read.acquire().await.map_err(db)?;
         scope.check(&mut conn, org, false).await?;
         scoped_role(&mut conn, org, scope, id)
@@ -419,7 +372,8 @@ impl Store {
             .ok_or_else(|| Error::not_found("role", id))
     }
 
-    async fn create_role_in(
+    /// Creates a custom role in `scope` (a project scope: only `api.project` permissions).
+    pub(crate) async fn create_role_in(
         &self,
         actor: &ActorRef<'_>,
         org: &OrgId,
@@ -492,7 +446,8 @@ impl Store {
         Ok((role, revision))
     }
 
-    async fn update_role_in(
+    /// Changes a custom role of `scope`; system roles are read-only (403).
+    pub(crate) async fn update_role_in(
         &self,
         actor: &ActorRef<'_>,
         org: &OrgId,
@@ -603,7 +558,8 @@ impl Store {
         Ok((after, revision))
     }
 
-    async fn delete_role_in(
+    /// Deletes a custom role of `scope` and every assignment of it.
+    pub(crate) async fn delete_role_in(
         &self,
         actor: &ActorRef<'_>,
         org: &OrgId,
