@@ -731,3 +731,58 @@ fn every_project_route_is_documented() {
     }
     assert_eq!(paths.len(), 13);
 }
+
+backend_tests!(
+    racing_adds_of_one_user_give_one_success,
+    |s: TestServer| async move {
+        let key = s.admin_key.clone();
+        let p = new_project(&s, "Race").await;
+        let ann = provision(&s, &key, "ann@example.com", "member").await;
+        let s = std::sync::Arc::new(s);
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let (s, p, ann) = (s.clone(), p.clone(), ann.clone());
+            tasks.push(tokio::spawn(async move {
+                let role = ["member", "owner", "viewer"][i % 3];
+                s.post(
+                    &format!("/v1/organization/projects/{p}/users"),
+                    json!({"user_id": ann, "role": role}),
+                )
+                .await
+                .status
+            }));
+        }
+        let mut statuses = Vec::new();
+        for t in tasks {
+            statuses.push(t.await.unwrap());
+        }
+        assert_eq!(
+            statuses.iter().filter(|&&c| c == 200).count(),
+            1,
+            "{statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|&&c| c == 409).count(),
+            15,
+            "{statuses:?}"
+        );
+        let rows = |table: &'static str| {
+            let (url, p, ann) = (s.db.url.clone(), p.clone(), ann.clone());
+            async move {
+                db_scalar(
+                    &url,
+                    &format!("SELECT COUNT(*) FROM {table} WHERE project_id = '{p}' AND user_id = '{ann}'"),
+                )
+                .await
+            }
+        };
+        assert_eq!(rows("project_members").await, 1);
+        assert_eq!(rows("role_assignments").await, 1);
+        let added = db_scalar(
+            &s.db.url,
+            "SELECT COUNT(*) FROM audit_events WHERE type = 'project.user.added'",
+        )
+        .await;
+        assert_eq!(added, 1);
+    }
+);

@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Row as _};
 
 use super::{existing_project, writable_project};
 use crate::assignments::{Principal, upsert_assignment};
-use crate::db::{Store, db};
+use crate::db::{Store, db, is_unique_violation};
 use crate::roles::{RoleScope, scoped_role};
 use crate::sql::keyset;
 use crate::write::{ActorRef, AuditEvent};
@@ -179,20 +179,23 @@ impl Store {
                 e.with_param("role")
             })?;
         actor.ensure_holds_in(Some(project), &role.permissions)?;
-        if project_group(&mut w.tx, org, project, group_id)
-            .await?
-            .is_some()
-        {
-            return Err(Error::conflict(
+        let already = || {
+            Error::conflict(
                 "already_project_group",
                 format!(
                     "group '{}' already has access to project '{}'",
                     quote(group_id),
                     quote(project)
                 ),
-            ));
+            )
+        };
+        if project_group(&mut w.tx, org, project, group_id)
+            .await?
+            .is_some()
+        {
+            return Err(already());
         }
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO project_groups (org_id, project_id, group_id, created_at) \
              VALUES ($1, $2, $3, $4)",
         )
@@ -201,8 +204,11 @@ impl Store {
         .bind(group_id)
         .bind(now_unix())
         .execute(&mut *w.tx)
-        .await
-        .map_err(db)?;
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => return Err(already()),
+            other => other.map_err(db)?,
+        };
         let granted = upsert_assignment(
             &mut w,
             actor,

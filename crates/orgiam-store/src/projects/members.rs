@@ -12,7 +12,7 @@ use serde_json::json;
 use sqlx::{AnyConnection, Row as _};
 
 use super::{existing_project, writable_project};
-use crate::db::{Store, db};
+use crate::db::{Store, db, is_unique_violation};
 use crate::members::member;
 use crate::sql::keyset;
 use crate::write::{ActorRef, AuditEvent};
@@ -227,21 +227,24 @@ impl Store {
         writable_project(&mut w.tx, org, project).await?;
         let user_id = resolve_member(&mut w.tx, org, &who).await?;
         actor.ensure_holds_in(Some(project), &role_permissions(who.role))?;
-        if project_user(&mut w.tx, org, project, user_id.as_str())
-            .await?
-            .is_some()
-        {
-            return Err(Error::conflict(
+        let already = || {
+            Error::conflict(
                 "already_project_member",
                 format!(
                     "user '{}' is already a member of project '{}'",
                     user_id,
                     quote(project)
                 ),
-            ));
+            )
+        };
+        if project_user(&mut w.tx, org, project, user_id.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(already());
         }
         let now = now_unix();
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO project_members (org_id, project_id, user_id, created_at) \
              VALUES ($1, $2, $3, $4)",
         )
@@ -250,8 +253,11 @@ impl Store {
         .bind(user_id.as_str())
         .bind(now)
         .execute(&mut *w.tx)
-        .await
-        .map_err(db)?;
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => return Err(already()),
+            other => other.map_err(db)?,
+        };
         sqlx::query(
             "INSERT INTO role_assignments (id, org_id, role_id, principal_type, principal_id, user_id, \
              group_id, project_id, is_base, created_at, created_by, expires_at, metadata) \
