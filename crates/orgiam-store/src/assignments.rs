@@ -1,9 +1,8 @@
-//! Role assignments at organization scope, for users and for groups: grant (idempotent, with
-//! an optional expiry), list with where each role comes from, retrieve, revoke.
-//!
-//! A user holds a role directly or through any group they are in; a group holds only what is
-//! assigned to the group itself. Both share the held-role rows and the grant and revoke steps
-//! below, which run inside the caller's write transaction and record its one audit event.
+//! Role assignments: grant (idempotent, with an optional expiry), list with where each role
+//! comes from, retrieve, revoke. The routes here are those of users at organization scope; the
+//! helpers ([`Holder`], [`held_roles`], [`upsert_assignment`], [`delete_assignment`]) take the
+//! principal (user or group) and the scope (organization or one project), so project and group
+//! assignments reuse them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,62 +20,110 @@ use crate::roles::{org_role, roles_by_ids};
 use crate::sql::{keyset, placeholders};
 use crate::write::{ActorRef, AuditEvent, WriteTx};
 
-/// The assignments a user holds at organization scope (direct or through groups), live now.
-const USER_HELD_WHERE: &str = "ra.org_id = $1 AND ra.project_id IS NULL \
-     AND (ra.user_id = $2 OR ra.group_id IN \
-          (SELECT gm.group_id FROM group_members gm WHERE gm.org_id = $1 AND gm.user_id = $2)) \
-     AND (ra.expires_at IS NULL OR ra.expires_at > $3)";
-
-/// The assignments a group itself holds at organization scope, live now.
-const GROUP_HELD_WHERE: &str = "ra.org_id = $1 AND ra.project_id IS NULL \
-     AND ra.group_id = $2 AND (ra.expires_at IS NULL OR ra.expires_at > $3)";
-
-/// The principal whose organization-scope roles are read or changed.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Holder<'a> {
-    /// A member of the organization (`user_…`).
+/// Who holds an assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Principal<'a> {
+    /// A user (by id).
     User(&'a str),
-    /// A group of the organization (`group_…`).
+    /// A group (by id).
     Group(&'a str),
 }
 
-impl Holder<'_> {
-    /// The principal's id.
-    pub(crate) fn id(&self) -> &str {
-        match self {
-            Holder::User(id) | Holder::Group(id) => id,
-        }
-    }
-
+impl<'a> Principal<'a> {
     /// `user` or `group`, as stored in `principal_type`.
-    pub(crate) fn kind(&self) -> &'static str {
+    pub(crate) fn kind(self) -> &'static str {
         match self {
-            Holder::User(_) => "user",
-            Holder::Group(_) => "group",
+            Principal::User(_) => "user",
+            Principal::Group(_) => "group",
         }
     }
 
-    fn held_where(&self) -> &'static str {
+    /// The user's or group's id.
+    pub(crate) fn id(self) -> &'a str {
         match self {
-            Holder::User(_) => USER_HELD_WHERE,
-            Holder::Group(_) => GROUP_HELD_WHERE,
+            Principal::User(id) | Principal::Group(id) => id,
         }
     }
+}
 
-    /// 404: the principal holds no role `role_id` (at organization scope).
-    pub(crate) fn not_assigned(&self, role_id: &str) -> Error {
-        Error {
-            kind: orgiam_core::ErrorKind::NotFound,
-            code: "not_found",
-            message: format!(
-                "{} '{}' holds no role with id '{}'",
-                self.kind(),
-                quote(self.id()),
-                quote(role_id)
+/// Whose live assignments a listing shows, at which scope: a user's (direct and through their
+/// groups) or a group's, at organization scope (`project: None`) or on one project.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Holder<'a> {
+    /// The user or group.
+    pub principal: Principal<'a>,
+    /// `None`: organization scope; `Some`: that project only.
+    pub project: Option<&'a str>,
+}
+
+impl Holder<'_> {
+    /// The condition on `ra` with the organization as `$1`, the principal as `$2`, now as `$3`
+    /// and the project (if any) as `$4`; returns it with the number of parameters it takes.
+    fn condition(self) -> (String, usize) {
+        let who = match self.principal {
+            Principal::User(_) => {
+                "(ra.user_id = $2 OR ra.group_id IN \
+                 (SELECT gm.group_id FROM group_members gm WHERE gm.org_id = $1 AND gm.user_id = $2))"
+            }
+            Principal::Group(_) => "ra.group_id = $2",
+        };
+        let (scope, n) = match self.project {
+            None => ("ra.project_id IS NULL", 3),
+            Some(_) => ("ra.project_id = $4", 4),
+        };
+        (
+            format!(
+                "ra.org_id = $1 AND {scope} AND {who} \
+                 AND (ra.expires_at IS NULL OR ra.expires_at > $3)"
             ),
-            param: None,
+            n,
+        )
+    }
+
+    /// Binds the parameters of [`condition`](Self::condition).
+    fn bind<'q>(
+        self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        org: &OrgId,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        let q = q
+            .bind(org.as_str().to_owned())
+            .bind(self.principal.id().to_owned())
+            .bind(now_unix());
+        match self.project {
+            None => q,
+            Some(p) => q.bind(p.to_owned()),
         }
     }
+}
+
+/// A page of the roles `holder` holds, by role id, with their sources.
+pub(crate) async fn list_held(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    holder: Holder<'_>,
+    page: &PageRequest,
+) -> Result<Page<HeldRole>> {
+    let (cond, n) = holder.condition();
+    let (after, order) = keyset("ra.role_id", page, n + 1);
+    let sql = format!(
+        "SELECT DISTINCT ra.role_id FROM role_assignments ra WHERE {cond}{after}{order} LIMIT {}",
+        page.limit + 1
+    );
+    let mut q = holder.bind(sqlx::query(&sql), org);
+    if let Some(after) = &page.after {
+        q = q.bind(after.clone());
+    }
+    let mut ids = Vec::new();
+    for row in q.fetch_all(&mut *conn).await.map_err(db)? {
+        ids.push(row.try_get::<String, _>(0).map_err(db)?);
+    }
+    let page_ids = Page::from_overfetch(ids, page.limit);
+    let items = held_roles(conn, org, holder, &page_ids.items).await?;
+    Ok(Page {
+        items,
+        has_more: page_ids.has_more,
+    })
 }
 
 /// Builds the held-role rows for `role_ids` (in that order) of `holder`.
@@ -89,17 +136,14 @@ pub(crate) async fn held_roles(
     if role_ids.is_empty() {
         return Ok(Vec::new());
     }
+    let (cond, n) = holder.condition();
     let sql = format!(
         "SELECT ra.role_id, ra.principal_type, ra.principal_id, ra.created_at, ra.created_by, \
-         ra.expires_at, ra.metadata FROM role_assignments ra WHERE {} \
+         ra.expires_at, ra.metadata FROM role_assignments ra WHERE {cond} \
          AND ra.role_id IN ({}) ORDER BY ra.principal_type DESC, ra.id",
-        holder.held_where(),
-        placeholders(4, role_ids.len())
+        placeholders(n + 1, role_ids.len())
     );
-    let mut q = sqlx::query(&sql)
-        .bind(org.as_str())
-        .bind(holder.id())
-        .bind(now_unix());
+    let mut q = holder.bind(sqlx::query(&sql), org);
     for id in role_ids {
         q = q.bind(id.clone());
     }
@@ -171,33 +215,149 @@ pub(crate) async fn held_roles(
     Ok(role_ids.iter().filter_map(|id| held.remove(id)).collect())
 }
 
-/// One page of the roles `holder` holds at organization scope, by role id.
-pub(crate) async fn list_held(
-    conn: &mut AnyConnection,
-    org: &OrgId,
-    holder: Holder<'_>,
-    page: &PageRequest,
-) -> Result<Page<HeldRole>> {
-    let (cond, order) = keyset("ra.role_id", page, 4);
-    let sql = format!(
-        "SELECT DISTINCT ra.role_id FROM role_assignments ra WHERE {}{cond}{order} LIMIT {}",
-        holder.held_where(),
-        page.limit + 1
-    );
-    let mut q = sqlx::query_scalar::<_, String>(&sql)
-        .bind(org.as_str())
-        .bind(holder.id())
-        .bind(now_unix());
-    if let Some(after) = &page.after {
-        q = q.bind(after.clone());
+/// 400 if `expires_at` is not in the future.
+pub(crate) fn check_expiry(expires_at: Option<i64>) -> Result<()> {
+    match expires_at {
+        Some(t) if t <= now_unix() => Err(Error::invalid(
+            "expires_at",
+            format!("expires_at {t} is in the past; give a future Unix time in seconds"),
+        )),
+        _ => Ok(()),
     }
-    let ids = q.fetch_all(&mut *conn).await.map_err(db)?;
-    let page_ids = Page::from_overfetch(ids, page.limit);
-    let items = held_roles(conn, org, holder, &page_ids.items).await?;
-    Ok(Page {
-        items,
-        has_more: page_ids.has_more,
+}
+
+/// What a grant did: the assignment's id, the event type (`role.assignment.created`, or
+/// `role.assignment.updated` when it existed) and, when it existed, its previous state.
+pub(crate) struct Granted {
+    /// The assignment row's id.
+    pub id: String,
+    /// The audit event type.
+    pub event_type: &'static str,
+    /// The previous state of an existing assignment.
+    pub before: Option<serde_json::Value>,
+}
+
+/// Grants `role_id` to `principal` at `project` (organization scope if `None`) in the open
+/// write. Granting it again keeps the assignment and updates its expiry (a base role keeps
+/// none). The caller has checked the principal, the role and the actor's right to grant it.
+pub(crate) async fn upsert_assignment(
+    w: &mut WriteTx,
+    actor: &ActorRef<'_>,
+    principal: Principal<'_>,
+    project: Option<&str>,
+    role_id: &str,
+    expires_at: Option<i64>,
+    metadata: Option<String>,
+) -> Result<Granted> {
+    let existing = sqlx::query(
+        "SELECT id, is_base, expires_at FROM role_assignments WHERE org_id = $1 \
+         AND principal_id = $2 AND role_id = $3 AND COALESCE(project_id, '') = $4",
+    )
+    .bind(w.org_id.as_str().to_owned())
+    .bind(principal.id())
+    .bind(role_id)
+    .bind(project.unwrap_or(""))
+    .fetch_optional(&mut *w.tx)
+    .await
+    .map_err(db)?;
+    if let Some(row) = existing {
+        let id: String = row.try_get("id").map_err(db)?;
+        let is_base: i64 = row.try_get("is_base").map_err(db)?;
+        let old: Option<i64> = row.try_get("expires_at").map_err(db)?;
+        if is_base == 0 {
+            sqlx::query(
+                "UPDATE role_assignments SET expires_at = $1, \
+                 metadata = COALESCE($2, metadata) WHERE id = $3",
+            )
+            .bind(expires_at)
+            .bind(metadata)
+            .bind(id.as_str())
+            .execute(&mut *w.tx)
+            .await
+            .map_err(db)?;
+        }
+        return Ok(Granted {
+            id,
+            event_type: "role.assignment.updated",
+            before: Some(json!({ "expires_at": old })),
+        });
+    }
+    let id = AssignmentId::generate().into_string();
+    let (user_id, group_id) = match principal {
+        Principal::User(u) => (Some(u.to_owned()), None),
+        Principal::Group(g) => (None, Some(g.to_owned())),
+    };
+    sqlx::query(
+        "INSERT INTO role_assignments (id, org_id, role_id, principal_type, principal_id, \
+         user_id, group_id, project_id, is_base, created_at, created_by, expires_at, metadata) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11, $12)",
+    )
+    .bind(id.as_str())
+    .bind(w.org_id.as_str().to_owned())
+    .bind(role_id)
+    .bind(principal.kind())
+    .bind(principal.id())
+    .bind(user_id)
+    .bind(group_id)
+    .bind(project.map(str::to_owned))
+    .bind(now_unix())
+    .bind(actor.user_id().map(str::to_owned))
+    .bind(expires_at)
+    .bind(metadata)
+    .execute(&mut *w.tx)
+    .await
+    .map_err(db)?;
+    Ok(Granted {
+        id,
+        event_type: "role.assignment.created",
+        before: None,
     })
+}
+
+/// Deletes the direct grant of `role_id` to `principal` at `project` in the open write;
+/// returns the assignment's id. 404 if there is none; 409 for a base role (changed by
+/// updating the membership instead).
+pub(crate) async fn delete_assignment(
+    w: &mut WriteTx,
+    principal: Principal<'_>,
+    project: Option<&str>,
+    role_id: &str,
+) -> Result<String> {
+    let row = sqlx::query(
+        "SELECT id, is_base FROM role_assignments WHERE org_id = $1 AND principal_id = $2 \
+         AND role_id = $3 AND COALESCE(project_id, '') = $4",
+    )
+    .bind(w.org_id.as_str().to_owned())
+    .bind(principal.id())
+    .bind(role_id)
+    .bind(project.unwrap_or(""))
+    .fetch_optional(&mut *w.tx)
+    .await
+    .map_err(db)?
+    .ok_or_else(|| not_assigned(principal, role_id))?;
+    let id: String = row.try_get("id").map_err(db)?;
+    let is_base: i64 = row.try_get("is_base").map_err(db)?;
+    if is_base == 1 {
+        let whose = match (principal, project) {
+            (Principal::User(_), None) => {
+                "the user's base role; change it by updating the user's role"
+            }
+            (Principal::User(_), Some(_)) => {
+                "the user's base project role; change it by updating the project user's role"
+            }
+            (Principal::Group(_), _) => "the group's base role",
+        };
+        return Err(Error::conflict(
+            "base_role",
+            format!("role '{}' is {whose}", quote(role_id)),
+        ));
+    }
+    sqlx::query("DELETE FROM role_assignments WHERE id = $1")
+        .bind(id.as_str())
+        .execute(&mut *w.tx)
+        .await
+        .map_err(db)?;
+    Ok(id)
 }
 
 /// Validates a grant's optional `expires_at` (in the future) and `metadata` (a JSON object of
@@ -206,25 +366,17 @@ pub(crate) fn check_grant(
     expires_at: Option<i64>,
     metadata: Option<&serde_json::Value>,
 ) -> Result<Option<String>> {
-    if let Some(t) = expires_at {
-        if t <= now_unix() {
-            return Err(Error::invalid(
-                "expires_at",
-                format!("expires_at {t} is in the past; give a future Unix time in seconds"),
-            ));
-        }
-    }
+    check_expiry(expires_at)?;
     validate::metadata("metadata", metadata)
 }
 
-/// Grants `role` to `holder` at organization scope inside `w`, recording the write's audit
-/// event: `role.assignment.created`, or `role.assignment.updated` when the assignment exists
-/// (its expiry is then replaced and its metadata replaced if given). The actor must hold every
+/// Grants `role` to `principal` at organization scope inside `w`, recording the write's audit
+/// event (`role.assignment.created`, or `.updated` when it existed). The actor must hold every
 /// permission of the role.
 pub(crate) async fn grant_org_role(
     w: &mut WriteTx,
     actor: &ActorRef<'_>,
-    holder: Holder<'_>,
+    principal: Principal<'_>,
     role: &Role,
     expires_at: Option<i64>,
     metadata: Option<String>,
@@ -232,81 +384,22 @@ pub(crate) async fn grant_org_role(
     actor.ensure_holds(&role.permissions)?;
     let org = w.org_id.clone();
     let role_id = role.id.as_str();
-    let existing = sqlx::query(
-        "SELECT id, is_base, expires_at FROM role_assignments WHERE org_id = $1 \
-         AND principal_id = $2 AND role_id = $3 AND project_id IS NULL",
-    )
-    .bind(org.as_str())
-    .bind(holder.id())
-    .bind(role_id)
-    .fetch_optional(&mut *w.tx)
-    .await
-    .map_err(db)?;
-    let (assignment_id, event_type, before) = match existing {
-        Some(row) => {
-            let id: String = row.try_get("id").map_err(db)?;
-            let is_base: i64 = row.try_get("is_base").map_err(db)?;
-            let old: Option<i64> = row.try_get("expires_at").map_err(db)?;
-            if is_base == 0 {
-                sqlx::query(
-                    "UPDATE role_assignments SET expires_at = $1, \
-                     metadata = COALESCE($2, metadata) WHERE id = $3",
-                )
-                .bind(expires_at)
-                .bind(metadata)
-                .bind(id.as_str())
-                .execute(&mut *w.tx)
-                .await
-                .map_err(db)?;
-            }
-            (
-                id,
-                "role.assignment.updated",
-                Some(json!({ "expires_at": old })),
-            )
-        }
-        None => {
-            let id = AssignmentId::generate().into_string();
-            let (user_id, group_id) = match holder {
-                Holder::User(u) => (Some(u.to_owned()), None),
-                Holder::Group(g) => (None, Some(g.to_owned())),
-            };
-            sqlx::query(
-                "INSERT INTO role_assignments (id, org_id, role_id, principal_type, principal_id, \
-                 user_id, group_id, project_id, is_base, created_at, created_by, expires_at, metadata) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 0, $8, $9, $10, $11)",
-            )
-            .bind(id.as_str())
-            .bind(org.as_str())
-            .bind(role_id)
-            .bind(holder.kind())
-            .bind(holder.id())
-            .bind(user_id)
-            .bind(group_id)
-            .bind(now_unix())
-            .bind(actor.user_id().map(str::to_owned))
-            .bind(expires_at)
-            .bind(metadata)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(db)?;
-            (id, "role.assignment.created", None)
-        }
-    };
+    let granted =
+        upsert_assignment(w, actor, principal, None, role_id, expires_at, metadata).await?;
     w.audit(
         actor,
         AuditEvent {
-            event_type,
-            resource_id: assignment_id.clone(),
+            event_type: granted.event_type,
+            resource_id: granted.id.clone(),
             project_id: None,
             payload: json!({
-                "id": assignment_id,
-                "principal_id": holder.id(),
-                "principal_type": holder.kind(),
+                "id": granted.id,
+                "principal_id": principal.id(),
+                "principal_type": principal.kind(),
                 "role_id": role_id,
                 "resource_id": org.as_str(),
                 "resource_type": "api.organization",
-                "before": before,
+                "before": granted.before,
                 "after": { "expires_at": expires_at },
             }),
         },
@@ -314,43 +407,16 @@ pub(crate) async fn grant_org_role(
     .await
 }
 
-/// Revokes `holder`'s own grant of `role_id` at organization scope inside `w`, recording the
-/// write's `role.assignment.deleted` event. A user's base role is changed with the user update
-/// instead (409); a role a user holds only through a group is not found here (404).
+/// Revokes `principal`'s own grant of `role_id` at organization scope inside `w`, recording
+/// the write's `role.assignment.deleted` event.
 pub(crate) async fn revoke_org_role(
     w: &mut WriteTx,
     actor: &ActorRef<'_>,
-    holder: Holder<'_>,
+    principal: Principal<'_>,
     role_id: &str,
 ) -> Result<()> {
     let org = w.org_id.clone();
-    let row = sqlx::query(
-        "SELECT id, is_base FROM role_assignments WHERE org_id = $1 AND principal_id = $2 \
-         AND role_id = $3 AND project_id IS NULL",
-    )
-    .bind(org.as_str())
-    .bind(holder.id())
-    .bind(role_id)
-    .fetch_optional(&mut *w.tx)
-    .await
-    .map_err(db)?
-    .ok_or_else(|| holder.not_assigned(role_id))?;
-    let id: String = row.try_get("id").map_err(db)?;
-    let is_base: i64 = row.try_get("is_base").map_err(db)?;
-    if is_base == 1 {
-        return Err(Error::conflict(
-            "base_role",
-            format!(
-                "role '{}' is the user's base role; change it by updating the user's role",
-                quote(role_id)
-            ),
-        ));
-    }
-    sqlx::query("DELETE FROM role_assignments WHERE id = $1")
-        .bind(id.as_str())
-        .execute(&mut *w.tx)
-        .await
-        .map_err(db)?;
+    let id = delete_assignment(w, principal, None, role_id).await?;
     w.audit(
         actor,
         AuditEvent {
@@ -359,8 +425,8 @@ pub(crate) async fn revoke_org_role(
             project_id: None,
             payload: json!({
                 "id": id,
-                "principal_id": holder.id(),
-                "principal_type": holder.kind(),
+                "principal_id": principal.id(),
+                "principal_type": principal.kind(),
                 "role_id": role_id,
                 "resource_id": org.as_str(),
                 "resource_type": "api.organization",
@@ -382,7 +448,11 @@ impl Store {
         if member(&mut conn, org, user_id).await?.is_none() {
             return Err(Error::not_found("user", user_id));
         }
-        list_held(&mut conn, org, Holder::User(user_id), page).await
+        let holder = Holder {
+            principal: Principal::User(user_id),
+            project: None,
+        };
+        list_held(&mut conn, org, holder, page).await
     }
 
     /// One organization role as held by `user_id`; 404 if they do not hold it.
@@ -396,11 +466,14 @@ impl Store {
         if member(&mut conn, org, user_id).await?.is_none() {
             return Err(Error::not_found("user", user_id));
         }
-        let holder = Holder::User(user_id);
+        let holder = Holder {
+            principal: Principal::User(user_id),
+            project: None,
+        };
         held_roles(&mut conn, org, holder, &[role_id.to_owned()])
             .await?
             .pop()
-            .ok_or_else(|| holder.not_assigned(role_id))
+            .ok_or_else(|| not_assigned(holder.principal, role_id))
     }
 
     /// Grants `role_id` to `user_id` at organization scope. Granting it again answers the
@@ -414,7 +487,8 @@ impl Store {
         expires_at: Option<i64>,
         metadata: Option<serde_json::Value>,
     ) -> Result<(Role, Member, i64)> {
-        let metadata = check_grant(expires_at, metadata.as_ref())?;
+        check_expiry(expires_at)?;
+        let metadata = validate::metadata("metadata", metadata.as_ref())?;
         let mut w = self.begin_write(org).await?;
         let m = member(&mut w.tx, org, user_id)
             .await?
@@ -422,13 +496,29 @@ impl Store {
         let role = org_role(&mut w.tx, org, role_id)
             .await?
             .ok_or_else(|| Error::not_found("role", role_id))?;
-        grant_org_role(
-            &mut w,
+        actor.ensure_holds(&role.permissions)?;
+        let principal = Principal::User(user_id);
+        let granted = upsert_assignment(
+            &mut w, actor, principal, None, role_id, expires_at, metadata,
+        )
+        .await?;
+        w.audit(
             actor,
-            Holder::User(user_id),
-            &role,
-            expires_at,
-            metadata,
+            AuditEvent {
+                event_type: granted.event_type,
+                resource_id: granted.id.clone(),
+                project_id: None,
+                payload: json!({
+                    "id": granted.id,
+                    "principal_id": user_id,
+                    "principal_type": "user",
+                    "role_id": role_id,
+                    "resource_id": org.as_str(),
+                    "resource_type": "api.organization",
+                    "before": granted.before,
+                    "after": { "expires_at": expires_at },
+                }),
+            },
         )
         .await?;
         let revision = w.commit().await?;
@@ -448,7 +538,39 @@ impl Store {
         if member(&mut w.tx, org, user_id).await?.is_none() {
             return Err(Error::not_found("user", user_id));
         }
-        revoke_org_role(&mut w, actor, Holder::User(user_id), role_id).await?;
+        let id = delete_assignment(&mut w, Principal::User(user_id), None, role_id).await?;
+        w.audit(
+            actor,
+            AuditEvent {
+                event_type: "role.assignment.deleted",
+                resource_id: id.clone(),
+                project_id: None,
+                payload: json!({
+                    "id": id,
+                    "principal_id": user_id,
+                    "principal_type": "user",
+                    "role_id": role_id,
+                    "resource_id": org.as_str(),
+                    "resource_type": "api.organization",
+                }),
+            },
+        )
+        .await?;
         w.commit().await
+    }
+}
+
+/// 404: `principal` holds no role `role_id` (here).
+pub(crate) fn not_assigned(principal: Principal<'_>, role_id: &str) -> Error {
+    Error {
+        kind: orgiam_core::ErrorKind::NotFound,
+        code: "not_found",
+        message: format!(
+            "{} '{}' holds no role with id '{}'",
+            principal.kind(),
+            quote(principal.id()),
+            quote(role_id)
+        ),
+        param: None,
     }
 }

@@ -255,6 +255,7 @@ impl Store {
             users,
             groups,
             archived_projects,
+            active_projects,
         }))
     }
 

@@ -19,7 +19,8 @@ use serde_json::json;
 use sqlx::{AnyConnection, Row as _};
 
 use crate::assignments::{
-    Holder, check_grant, grant_org_role, held_roles, list_held, revoke_org_role,
+    Holder, Principal, check_grant, grant_org_role, held_roles, list_held, not_assigned,
+    revoke_org_role,
 };
 use crate::db::{Store, db, is_unique_violation};
 use crate::members::member;
@@ -185,7 +186,7 @@ fn ensure_holds_all(
     for (project, perms) in by_scope {
         match project {
             None => actor.ensure_holds(perms)?,
-            Some(project) => actor.ensure_holds_in(perms, Some(project)).map_err(|_| {
+            Some(project) => actor.ensure_holds_in(Some(project), perms).map_err(|_| {
                 let now = now_unix();
                 let missing = match actor {
                     ActorRef::Key { grants, .. } => perms
@@ -551,7 +552,11 @@ impl Store {
     ) -> Result<Page<HeldRole>> {
         let mut conn = self.read.acquire().await.map_err(db)?;
         existing_group(&mut conn, org, group_id).await?;
-        list_held(&mut conn, org, Holder::Group(group_id), page).await
+        let holder = Holder {
+            principal: Principal::Group(group_id),
+            project: None,
+        };
+        list_held(&mut conn, org, holder, page).await
     }
 
     /// One organization role as held by a group; 404 if it does not hold it.
@@ -563,11 +568,14 @@ impl Store {
     ) -> Result<HeldRole> {
         let mut conn = self.read.acquire().await.map_err(db)?;
         existing_group(&mut conn, org, group_id).await?;
-        let holder = Holder::Group(group_id);
+        let holder = Holder {
+            principal: Principal::Group(group_id),
+            project: None,
+        };
         held_roles(&mut conn, org, holder, &[role_id.to_owned()])
             .await?
             .pop()
-            .ok_or_else(|| holder.not_assigned(role_id))
+            .ok_or_else(|| not_assigned(holder.principal, role_id))
     }
 
     /// Grants an organization role to a group (again: replaces `expires_at`). The actor must
@@ -590,7 +598,7 @@ impl Store {
         grant_org_role(
             &mut w,
             actor,
-            Holder::Group(group_id),
+            Principal::Group(group_id),
             &role,
             expires_at,
             metadata,
@@ -610,7 +618,7 @@ impl Store {
     ) -> Result<i64> {
         let mut w = self.begin_write(org).await?;
         existing_group(&mut w.tx, org, group_id).await?;
-        revoke_org_role(&mut w, actor, Holder::Group(group_id), role_id).await?;
+        revoke_org_role(&mut w, actor, Principal::Group(group_id), role_id).await?;
         w.commit().await
     }
 }

@@ -24,5 +24,6 @@ pub use groups::{Group, GroupMember, GroupMemberAdded};
 pub use keys::KeyHit;
 pub use members::NewMember;
 pub use orgs::CreatedOrganization;
+pub use projects::{GroupSummary, Project, ProjectGroup, ProjectUser, ProjectUserRef, RoleGrant};
 pub use roles::{NewRole, RoleChanges};
 pub use write::{ActorRef, AuditEvent};

@@ -1,4 +1,8 @@
-//! Roles: system roles (shared, read-only) and each organization's custom roles.
+//! Roles: system roles (shared, read-only) and custom roles, either of an organization or of
+//! one of its projects. Every operation takes a [`RoleScope`]: an organization scope sees the
+//! system organization roles and the organization's custom roles; a project scope sees the
+//! system project roles and that project's custom roles (which hold only `api.project`
+//! permissions).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -12,8 +16,87 @@ use serde_json::json;
 use sqlx::{AnyConnection, Row as _};
 
 use crate::db::{Store, db, is_unique_violation};
+use crate::projects::{existing_project, writable_project};
 use crate::sql::{keyset, placeholders};
 use crate::write::{ActorRef, AuditEvent};
+
+/// Where a role lives: the organization or one of its projects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RoleScope<'a> {
+    /// Organization roles (`api.organization`).
+    Organization,
+    /// The roles of one project (`api.project`).
+    Project(&'a str),
+}
+
+impl<'a> RoleScope<'a> {
+    /// The resource type of the scope's roles.
+    pub(crate) fn resource_type(self) -> ResourceType {
+        match self {
+            RoleScope::Organization => ResourceType::Organization,
+            RoleScope::Project(_) => ResourceType::Project,
+        }
+    }
+
+    /// The project, for a project scope.
+    pub(crate) fn project(self) -> Option<&'a str> {
+        match self {
+            RoleScope::Organization => None,
+            RoleScope::Project(p) => Some(p),
+        }
+    }
+
+    /// The SQL condition selecting the roles `org` sees in this scope, with the organization
+    /// as `$first` and (for a project) the project as `$first + 1`; returns it with the number
+    /// of parameters it takes.
+    fn condition(self, first: usize) -> (String, usize) {
+        match self {
+            RoleScope::Organization => (
+                format!(
+                    "project_id IS NULL AND resource_type = 'api.organization' \
+                     AND (org_id IS NULL OR org_id = ${first})"
+                ),
+                1,
+            ),
+            RoleScope::Project(_) => (
+                format!(
+                    "resource_type = 'api.project' AND ((org_id IS NULL AND project_id IS NULL) \
+                     OR (org_id = ${first} AND project_id = ${}))",
+                    first + 1
+                ),
+                2,
+            ),
+        }
+    }
+
+    /// Binds the parameters of [`condition`](Self::condition).
+    fn bind<'q>(
+        self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        org: &OrgId,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        let q = q.bind(org.as_str().to_owned());
+        match self {
+            RoleScope::Organization => q,
+            RoleScope::Project(p) => q.bind(p.to_owned()),
+        }
+    }
+
+    /// Checks that the scope exists in `org` (and, for a change, that its project is not
+    /// archived).
+    async fn check(self, conn: &mut AnyConnection, org: &OrgId, write: bool) -> Result<()> {
+        match self {
+            RoleScope::Organization => Ok(()),
+            RoleScope::Project(p) if write => writable_project(conn, org, p).await.map(drop),
+            RoleScope::Project(p) => existing_project(conn, org, p).await.map(drop),
+        }
+    }
+
+    /// The `resource_id` of audit payloads: the organization or the project.
+    fn resource_id(self, org: &'a OrgId) -> &'a str {
+        self.project().unwrap_or(org.as_str())
+    }
+}
 
 const ROLE_COLUMNS: &str =
     "id, org_id, project_id, resource_type, name, description, metadata, created_at, updated_at";
@@ -120,16 +203,21 @@ pub(crate) async fn org_role(
     org: &OrgId,
     id: &str,
 ) -> Result<Option<Role>> {
-    let sql = format!(
-        "SELECT {ROLE_COLUMNS} FROM roles WHERE id = $1 AND project_id IS NULL \
-         AND resource_type = 'api.organization' AND (org_id IS NULL OR org_id = $2)"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(id)
-        .bind(org.as_str())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
+    scoped_role(conn, org, RoleScope::Organization, id).await
+}
+
+/// The role `id` as `org` sees it in `scope`: a system role of the scope's resource type or a
+/// custom role of that scope.
+pub(crate) async fn scoped_role(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    scope: RoleScope<'_>,
+    id: &str,
+) -> Result<Option<Role>> {
+    let (cond, _) = scope.condition(2);
+    let sql = format!("SELECT {ROLE_COLUMNS} FROM roles WHERE id = $1 AND {cond}");
+    let q = scope.bind(sqlx::query(&sql).bind(id.to_owned()), org);
+    let rows = q.fetch_all(&mut *conn).await.map_err(db)?;
     Ok(with_permissions(conn, rows).await?.pop())
 }
 
@@ -204,28 +292,12 @@ fn name_taken(name: &str) -> Error {
 impl Store {
     /// Organization-level roles visible to `org` (system roles first: their ids sort first).
     pub async fn list_org_roles(&self, org: &OrgId, page: &PageRequest) -> Result<Page<Role>> {
-        let (cond, order) = keyset("id", page, 2);
-        let sql = format!(
-            "SELECT {ROLE_COLUMNS} FROM roles WHERE project_id IS NULL \
-             AND resource_type = 'api.organization' AND (org_id IS NULL OR org_id = $1){cond}{order} LIMIT {}",
-            page.limit + 1
-        );
-        let mut conn = self.read.acquire().await.map_err(db)?;
-        let mut q = sqlx::query(&sql).bind(org.as_str());
-        if let Some(after) = &page.after {
-            q = q.bind(after.clone());
-        }
-        let rows = q.fetch_all(&mut *conn).await.map_err(db)?;
-        let roles = with_permissions(&mut conn, rows).await?;
-        Ok(Page::from_overfetch(roles, page.limit))
+        self.list_roles_in(org, RoleScope::Organization, page).await
     }
 
     /// One organization-level role, 404 if `org` cannot see it.
     pub async fn get_org_role(&self, org: &OrgId, id: &str) -> Result<Role> {
-        let mut conn = self.read.acquire().await.map_err(db)?;
-        org_role(&mut conn, org, id)
-            .await?
-            .ok_or_else(|| Error::not_found("role", id))
+        self.get_role_in(org, RoleScope::Organization, id).await
     }
 
     /// Creates an organization custom role.
@@ -235,23 +307,101 @@ impl Store {
         org: &OrgId,
         new: NewRole,
     ) -> Result<(Role, i64)> {
+        self.create_role_in(actor, org, RoleScope::Organization, new)
+            .await
+    }
+
+    /// Changes an organization custom role; system roles are read-only (403).
+    pub async fn update_org_role(
+        &self,
+        actor: &ActorRef<'_>,
+        org: &OrgId,
+        id: &str,
+        changes: RoleChanges,
+    ) -> Result<(Role, i64)> {
+        self.update_role_in(actor, org, RoleScope::Organization, id, changes)
+            .await
+    }
+
+    /// Deletes an organization custom role and every assignment of it.
+    pub async fn delete_org_role(
+        &self,
+        actor: &ActorRef<'_>,
+        org: &OrgId,
+        id: &str,
+    ) -> Result<i64> {
+        self.delete_role_in(actor, org, RoleScope::Organization, id)
+            .await
+    }
+
+    /// The roles `org` sees in `scope`, by id (system roles first: their ids sort first).
+    pub(crate) async fn list_roles_in(
+        &self,
+        org: &OrgId,
+        scope: RoleScope<'_>,
+        page: &PageRequest,
+    ) -> Result<Page<Role>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        scope.check(&mut conn, org, false).await?;
+        let (scope_cond, n) = scope.condition(1);
+        let (cond, order) = keyset("id", page, n + 1);
+        let sql = format!(
+            "SELECT {ROLE_COLUMNS} FROM roles WHERE {scope_cond}{cond}{order} LIMIT {}",
+            page.limit + 1
+        );
+        let mut q = scope.bind(sqlx::query(&sql), org);
+        if let Some(after) = &page.after {
+            q = q.bind(after.clone());
+        }
+        let rows = q.fetch_all(&mut *conn).await.map_err(db)?;
+        let roles = with_permissions(&mut conn, rows).await?;
+        Ok(Page::from_overfetch(roles, page.limit))
+    }
+
+    /// One role of `scope`; 404 if `org` cannot see it there.
+    pub(crate) async fn get_role_in(
+        &self,
+        org: &OrgId,
+        scope: RoleScope<'_>,
+        id: &str,
+    ) -> Result<Role> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        scope.check(&mut conn, org, false).await?;
+        scoped_role(&mut conn, org, scope, id)
+            .await?
+            .ok_or_else(|| Error::not_found("role", id))
+    }
+
+    /// Creates a custom role in `scope` (a project scope: only `api.project` permissions).
+    pub(crate) async fn create_role_in(
+        &self,
+        actor: &ActorRef<'_>,
+        org: &OrgId,
+        scope: RoleScope<'_>,
+        new: NewRole,
+    ) -> Result<(Role, i64)> {
         let name = check_custom_name(&new.name)?;
         let description = validate::description("description", new.description.as_deref())?;
         let metadata = validate::metadata("metadata", new.metadata.as_ref())?;
         let mut w = self.begin_write(org).await?;
-        let perms =
-            resolve_permissions(&mut w.tx, org, ResourceType::Organization, &new.permissions)
-                .await?;
-        actor.ensure_holds(&perms.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>())?;
+        scope.check(&mut w.tx, org, true).await?;
+        let resource_type = scope.resource_type();
+        let perms = resolve_permissions(&mut w.tx, org, resource_type, &new.permissions).await?;
+        actor.ensure_holds_in(
+            scope.project(),
+            &perms.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>(),
+        )?;
         let id = RoleId::generate();
         let now = now_unix();
         let inserted = sqlx::query(
             "INSERT INTO roles (id, org_id, project_id, resource_type, name, name_key, description, \
              metadata, created_at, updated_at, created_by) \
-             VALUES ($1, $2, NULL, 'api.organization', $3, $4, $5, $6, $7, $7, $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
         )
         .bind(id.as_str())
         .bind(org.as_str())
+        .bind(scope.project().map(str::to_owned))
+        .bind(resource_type.as_str())
         .bind(name.as_str())
         .bind(validate::fold_case(&name))
         .bind(description.clone())
@@ -272,7 +422,7 @@ impl Store {
                 .await
                 .map_err(db)?;
         }
-        let role = org_role(&mut w.tx, org, id.as_str())
+        let role = scoped_role(&mut w.tx, org, scope, id.as_str())
             .await?
             .ok_or_else(|| Error::internal("created role vanished"))?;
         w.audit(
@@ -280,13 +430,13 @@ impl Store {
             AuditEvent {
                 event_type: "role.created",
                 resource_id: id.as_str().to_owned(),
-                project_id: None,
+                project_id: scope.project().map(str::to_owned),
                 payload: json!({
                     "id": id.as_str(),
                     "role_name": role.name,
                     "permissions": role.permissions,
-                    "resource_type": "api.organization",
-                    "resource_id": org.as_str(),
+                    "resource_type": resource_type.as_str(),
+                    "resource_id": scope.resource_id(org),
                     "after": role_json(&role),
                 }),
             },
@@ -296,11 +446,12 @@ impl Store {
         Ok((role, revision))
     }
 
-    /// Changes an organization custom role; system roles are read-only (403).
-    pub async fn update_org_role(
+    /// Changes a custom role of `scope`; system roles are read-only (403).
+    pub(crate) async fn update_role_in(
         &self,
         actor: &ActorRef<'_>,
         org: &OrgId,
+        scope: RoleScope<'_>,
         id: &str,
         changes: RoleChanges,
     ) -> Result<(Role, i64)> {
@@ -310,7 +461,8 @@ impl Store {
             None => None,
         };
         let mut w = self.begin_write(org).await?;
-        let before = org_role(&mut w.tx, org, id)
+        scope.check(&mut w.tx, org, true).await?;
+        let before = scoped_role(&mut w.tx, org, scope, id)
             .await?
             .ok_or_else(|| Error::not_found("role", id))?;
         if before.is_system() {
@@ -344,7 +496,7 @@ impl Store {
                 .map(|(_, n)| n.clone())
                 .filter(|n| !before.permissions.contains(n))
                 .collect();
-            actor.ensure_holds(&added)?;
+            actor.ensure_holds_in(scope.project(), &added)?;
             sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
                 .bind(id)
                 .execute(&mut *w.tx)
@@ -367,7 +519,7 @@ impl Store {
             .execute(&mut *w.tx)
             .await
             .map_err(db)?;
-        let after = org_role(&mut w.tx, org, id)
+        let after = scoped_role(&mut w.tx, org, scope, id)
             .await?
             .ok_or_else(|| Error::internal("role vanished"))?;
         let added: Vec<&String> = after
@@ -385,7 +537,7 @@ impl Store {
             AuditEvent {
                 event_type: "role.updated",
                 resource_id: id.to_owned(),
-                project_id: None,
+                project_id: scope.project().map(str::to_owned),
                 payload: json!({
                     "id": id,
                     "changes_requested": {
@@ -393,8 +545,8 @@ impl Store {
                         "description": changes.description.clone().flatten(),
                         "permissions_added": added,
                         "permissions_removed": removed,
-                        "resource_type": "api.organization",
-                        "resource_id": org.as_str(),
+                        "resource_type": scope.resource_type().as_str(),
+                        "resource_id": scope.resource_id(org),
                     },
                     "before": role_json(&before),
                     "after": role_json(&after),
@@ -406,15 +558,17 @@ impl Store {
         Ok((after, revision))
     }
 
-    /// Deletes an organization custom role and every assignment of it.
-    pub async fn delete_org_role(
+    /// Deletes a custom role of `scope` and every assignment of it.
+    pub(crate) async fn delete_role_in(
         &self,
         actor: &ActorRef<'_>,
         org: &OrgId,
+        scope: RoleScope<'_>,
         id: &str,
     ) -> Result<i64> {
         let mut w = self.begin_write(org).await?;
-        let before = org_role(&mut w.tx, org, id)
+        scope.check(&mut w.tx, org, true).await?;
+        let before = scoped_role(&mut w.tx, org, scope, id)
             .await?
             .ok_or_else(|| Error::not_found("role", id))?;
         if before.is_system() {
@@ -437,7 +591,7 @@ impl Store {
             AuditEvent {
                 event_type: "role.deleted",
                 resource_id: id.to_owned(),
-                project_id: None,
+                project_id: scope.project().map(str::to_owned),
                 payload: json!({
                     "id": id,
                     "assignments_removed": assignments,

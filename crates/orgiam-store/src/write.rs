@@ -55,12 +55,12 @@ impl ActorRef<'_> {
     /// No privilege escalation: the actor must itself hold every permission it hands out
     /// (403 `privilege_escalation` naming the first it lacks).
     pub fn ensure_holds(&self, permissions: &[String]) -> Result<()> {
-        self.ensure_holds_in(permissions, None)
+        self.ensure_holds_in(None, permissions)
     }
 
     /// As [`ActorRef::ensure_holds`], for grants inside `project` (organization-level holdings
     /// count there too).
-    pub fn ensure_holds_in(&self, permissions: &[String], project: Option<&str>) -> Result<()> {
+    pub fn ensure_holds_in(&self, project: Option<&str>, permissions: &[String]) -> Result<()> {
         let ActorRef::Key { grants, .. } = self else {
             return Ok(());
         };
