@@ -179,19 +179,26 @@ impl SystemRole {
 
     /// Whether the role holds the built-in permission `p`.
     pub fn holds(self, p: &BuiltinPermission) -> bool {
-        let read = p.name.ends_with(".read");
+        self.holds_permission(p.name, p.resource_type)
+    }
+
+    /// Whether the role holds a permission of the catalog, built-in or an organization's own:
+    /// owners hold every permission, admins all but `api.admin_keys.*`, readers every `.read`;
+    /// project owners every `api.project` one, project members every `api.project` `.read`.
+    pub fn holds_permission(self, name: &str, resource_type: ResourceType) -> bool {
+        let read = name.ends_with(".read");
         match self {
             Self::OrgOwner => true,
-            Self::OrgAdmin => !p.name.starts_with("api.admin_keys."),
+            Self::OrgAdmin => !name.starts_with("api.admin_keys."),
             Self::OrgReader => read,
             Self::OrgMember => matches!(
-                p.name,
+                name,
                 "api.organization.read" | "api.projects.read" | "api.permissions.check"
             ),
-            Self::ProjectOwner => p.resource_type == ResourceType::Project,
-            Self::ProjectMember => p.resource_type == ResourceType::Project && read,
+            Self::ProjectOwner => resource_type == ResourceType::Project,
+            Self::ProjectMember => resource_type == ResourceType::Project && read,
             Self::ProjectViewer => {
-                matches!(p.name, "api.project.users.read" | "api.project.roles.read")
+                matches!(name, "api.project.users.read" | "api.project.roles.read")
             }
         }
     }

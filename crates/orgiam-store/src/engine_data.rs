@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use orgiam_authz::{AssignDef, Delta, GroupDef, OrgData, RoleDef, UserDef};
+use orgiam_core::catalog::{ResourceType, SystemRole};
 use orgiam_core::ids::OrgId;
 use orgiam_core::{Result, now_unix};
 use sqlx::{AnyConnection, Row as _};
@@ -33,17 +34,44 @@ async fn revision(conn: &mut AnyConnection, org: &OrgId) -> Result<Option<i64>> 
         .map_err(db)
 }
 
-async fn permission_names(conn: &mut AnyConnection, org: &OrgId) -> Result<Vec<String>> {
-    // built-in ones first (fixed ids), then the organization's own in creation order: equal
-    // catalogs give equal lists, which the engine shares
-    sqlx::query_scalar(
-        "SELECT name FROM permissions WHERE org_id IS NULL OR org_id = $1 \
+/// The catalog as (name, resource type): built-in ones first (fixed ids), then the
+/// organization's own in creation order, so that equal catalogs give equal lists, which the
+/// engine shares.
+async fn catalog(conn: &mut AnyConnection, org: &OrgId) -> Result<Vec<(String, ResourceType)>> {
+    let rows = sqlx::query(
+        "SELECT name, resource_type FROM permissions WHERE org_id IS NULL OR org_id = $1 \
          ORDER BY CASE WHEN org_id IS NULL THEN 0 ELSE 1 END, id",
     )
     .bind(org.as_str())
     .fetch_all(&mut *conn)
     .await
-    .map_err(db)
+    .map_err(db)?;
+    rows.iter()
+        .map(|r| {
+            let rt: String = r.try_get(1).map_err(db)?;
+            Ok((
+                r.try_get(0).map_err(db)?,
+                ResourceType::parse(&rt).unwrap_or(ResourceType::Organization),
+            ))
+        })
+        .collect()
+}
+
+/// The system roles as the engine sees them in this organization: holding, by their rule,
+/// the organization's own permissions too (owners can grant everything the product defines).
+fn system_roles(catalog: &[(String, ResourceType)]) -> Vec<RoleDef> {
+    SystemRole::ALL
+        .into_iter()
+        .map(|r| RoleDef {
+            id: r.id_str().to_owned(),
+            name: r.name().to_owned(),
+            permissions: catalog
+                .iter()
+                .filter(|(n, rt)| r.holds_permission(n, *rt))
+                .map(|(n, _)| n.clone())
+                .collect(),
+        })
+        .collect()
 }
 
 async fn roles(
@@ -189,8 +217,11 @@ impl Store {
         let Some(revision) = revision(&mut conn, org).await? else {
             return Ok(None);
         };
-        let permissions = permission_names(&mut conn, org).await?;
-        let roles = roles(&mut conn, org, None).await?;
+        let catalog = catalog(&mut conn, org).await?;
+        let permissions = catalog.iter().map(|(n, _)| n.clone()).collect();
+        let mut roles = roles(&mut conn, org, None).await?;
+        roles.retain(|r| SystemRole::from_id(&r.id).is_none());
+        roles.extend(system_roles(&catalog));
         let mut user_assigns = assignments(&mut conn, org, "user", None).await?;
         let mut group_assigns = assignments(&mut conn, org, "group", None).await?;
         let members: Vec<String> =
@@ -294,8 +325,13 @@ impl Store {
         };
         out.keys_changed = by_kind.contains_key("key") || by_kind.contains_key("user");
         if by_kind.contains_key("permissions") {
-            out.deltas
-                .push(Delta::Permissions(permission_names(&mut conn, org).await?));
+            let catalog = catalog(&mut conn, org).await?;
+            out.deltas.push(Delta::Permissions(
+                catalog.iter().map(|(n, _)| n.clone()).collect(),
+            ));
+            for r in system_roles(&catalog) {
+                out.deltas.push(Delta::Role(r.id.clone(), Some(r)));
+            }
         }
         if let Some(ids) = by_kind.get("role") {
             let found = roles(&mut conn, org, Some(ids)).await?;

@@ -165,6 +165,35 @@ impl TestServer {
         }
     }
 
+    /// A second server process on the same database (as another machine would run it), with
+    /// this one's organization and admin key.
+    pub async fn another_process(&self) -> TestServer {
+        let mut config = ServeConfig::new(self.db.url.clone());
+        config.listen = "127.0.0.1:0".into();
+        config.root_key = Some(ROOT_KEY.into());
+        let server = orgiam_server::start(config)
+            .await
+            .expect("second server starts");
+        assert!(
+            server.bootstrap.is_none(),
+            "a used database is not bootstrapped again"
+        );
+        let base = format!("http://{}", server.addr);
+        TestServer {
+            base,
+            org_id: self.org_id.clone(),
+            owner_id: self.owner_id.clone(),
+            admin_key: self.admin_key.clone(),
+            server: Some(server),
+            db: TestDb {
+                url: self.db.url.clone(),
+                backend: self.db.backend,
+                _dir: None,
+            },
+            http: self.http.clone(),
+        }
+    }
+
     /// The store behind the server.
     pub fn store(&self) -> &orgiam_store::Store {
         &self.server.as_ref().unwrap().store

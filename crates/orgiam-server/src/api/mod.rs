@@ -24,6 +24,7 @@ pub mod invites;
 pub mod keys;
 pub mod meta;
 pub mod orgs;
+pub mod permissions;
 pub mod projects;
 pub mod roles;
 pub mod users;
@@ -88,6 +89,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(invites::Doc::openapi());
     doc.merge(keys::Doc::openapi());
     doc.merge(audit::Doc::openapi());
+    doc.merge(permissions::Doc::openapi());
     doc
 }
 
@@ -130,6 +132,30 @@ pub fn router(state: AppState) -> Router {
         .merge(invites::routes())
         .merge(keys::routes())
         .merge(audit::routes())
+        .route(
+            "/v1/organization/permissions",
+            get(permissions::list).post(permissions::create),
+        )
+        .route(
+            "/v1/organization/permissions/check",
+            post(permissions::check),
+        )
+        .route(
+            "/v1/organization/permissions/check_batch",
+            post(permissions::check_batch),
+        )
+        .route(
+            "/v1/organization/permissions/{permission}",
+            axum::routing::delete(permissions::delete),
+        )
+        .route(
+            "/v1/organization/permissions/{permission}/users",
+            get(permissions::permission_users),
+        )
+        .route(
+            "/v1/organization/users/{user_id}/permissions",
+            get(permissions::user_permissions),
+        )
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
         .route("/metrics", get(meta::metrics))
