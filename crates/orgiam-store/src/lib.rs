@@ -22,3 +22,6 @@ pub use members::NewMember;
 pub use orgs::CreatedOrganization;
 pub use roles::{NewRole, RoleChanges};
 pub use write::{ActorRef, AuditEvent};
+
+// admin and user API keys
+pub use apikeys::{KeyRecord, MAX_KEY_LIFETIME_SECONDS};
