@@ -25,3 +25,5 @@ pub use write::{ActorRef, AuditEvent};
 
 // admin and user API keys
 pub use apikeys::{KeyRecord, MAX_KEY_LIFETIME_SECONDS};
+// invitations
+pub use invites::{AcceptedInvite, INVITE_LIFETIME_SECONDS, Invite, InviteProject, NewInvite};
