@@ -25,5 +25,6 @@ pub use write::{ActorRef, AuditEvent};
 
 // admin and user API keys
 pub use apikeys::{KeyRecord, MAX_KEY_LIFETIME_SECONDS};
-// invitations
+// invitations and the audit log
+pub use audit::{AuditEntry, AuditFilter};
 pub use invites::{AcceptedInvite, INVITE_LIFETIME_SECONDS, Invite, InviteProject, NewInvite};
