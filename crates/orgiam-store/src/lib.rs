@@ -29,3 +29,9 @@ pub use permissions::Permission;
 pub use projects::{GroupSummary, Project, ProjectGroup, ProjectUser, ProjectUserRef, RoleGrant};
 pub use roles::{NewRole, RoleChanges};
 pub use write::{ActorRef, AuditEvent};
+
+// admin and user API keys
+pub use apikeys::{KeyRecord, MAX_KEY_LIFETIME_SECONDS};
+// invitations and the audit log
+pub use audit::{AuditEntry, AuditFilter};
+pub use invites::{AcceptedInvite, INVITE_LIFETIME_SECONDS, Invite, InviteProject, NewInvite};
