@@ -145,12 +145,11 @@ fn ensure_holds_grants(actor: &ActorRef<'_>, target: &[Grant]) -> Result<()> {
         match (&g.project_id, actor) {
             (None, _) => actor.ensure_holds(&g.permissions)?,
             (Some(project), ActorRef::Key { grants, .. }) => {
-                if let Some(p) = orgiam_authz::first_missing(
-                    grants,
-                    g.permissions.iter().map(String::as_str),
-                    Some(project),
-                    now,
-                ) {
+                if let Some(p) = g
+                    .permissions
+                    .iter()
+                    .find(|p| !grants.holds(p, Some(project), now))
+                {
                     return Err(Error::forbidden(
                         "privilege_escalation",
                         format!(

@@ -244,12 +244,11 @@ fn ensure_may_invite(
     };
     for p in projects {
         let perms = names(p.role);
-        if let Some(missing) = orgiam_authz::first_missing(
-            grants,
-            perms.iter().map(String::as_str),
-            Some(&p.project_id),
-            now_unix(),
-        ) {
+        let now = now_unix();
+        if let Some(missing) = perms
+            .iter()
+            .find(|x| !grants.holds(x, Some(&p.project_id), now))
+        {
             return Err(Error::forbidden(
                 "privilege_escalation",
                 format!(
