@@ -173,17 +173,32 @@ impl<T: Clone + Eq + std::hash::Hash> HybridSet<T> {
 
 type Holders = HybridSet<Principal>;
 
+/// One assignment. Most are organization-wide and never expire, so scope and expiry sit
+/// behind one optional pointer that is absent for them.
 #[derive(Debug, Clone)]
 struct Assign {
     role: Arc<str>,
+    scoped: Option<Box<Scoped>>,
+}
+
+#[derive(Debug, Clone)]
+struct Scoped {
     project: Option<Arc<str>>,
     /// `i64::MAX` when it never expires.
     expires_at: i64,
 }
 
 impl Assign {
+    fn project(&self) -> Option<&Arc<str>> {
+        self.scoped.as_ref().and_then(|s| s.project.as_ref())
+    }
+
+    fn expires_at(&self) -> i64 {
+        self.scoped.as_ref().map_or(i64::MAX, |s| s.expires_at)
+    }
+
     fn live(&self, now: i64) -> bool {
-        self.expires_at > now
+        self.expires_at() > now
     }
 }
 
@@ -219,11 +234,10 @@ impl<T: Clone> Compact<T> {
     }
 }
 
+/// A user's precomputed project-scoped sets (organization-level ones sit in [`UserSlot`]).
 #[derive(Debug, Clone, Default)]
 struct Effective {
-    org: PermSet,
     projects: Compact<(Arc<str>, PermSet)>,
-    valid_until: i64,
 }
 
 #[derive(Debug)]
@@ -231,6 +245,33 @@ struct UserEntry {
     direct: Box<[Assign]>,
     groups: Compact<Arc<str>>,
     eff: Effective,
+}
+
+/// What the user map holds: the organization-level effective set and its validity inline, so
+/// that the common check reads no further than the map entry, and the rest behind a pointer.
+#[derive(Debug, Clone)]
+struct UserSlot {
+    org: PermSet,
+    /// The earliest expiry the sets depend on; past it, answers are computed from the grants.
+    valid_until: i64,
+    entry: Arc<UserEntry>,
+}
+
+impl UserSlot {
+    fn new(entry: UserEntry, org: PermSet, valid_until: i64) -> Self {
+        UserSlot {
+            org,
+            valid_until,
+            entry: Arc::new(entry),
+        }
+    }
+}
+
+impl std::ops::Deref for UserSlot {
+    type Target = UserEntry;
+    fn deref(&self) -> &UserEntry {
+        &self.entry
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -283,7 +324,7 @@ pub struct Snapshot {
     revision: i64,
     perms: Arc<PermIndex>,
     roles: ShardedMap<Arc<str>, Arc<RoleEntry>>,
-    users: ShardedMap<Arc<str>, Arc<UserEntry>>,
+    users: ShardedMap<Arc<str>, UserSlot>,
     groups: ShardedMap<Arc<str>, Arc<GroupEntry>>,
     holders: ShardedMap<Arc<str>, Holders>,
     /// Project id → archived.
@@ -367,10 +408,10 @@ impl Snapshot {
         let Some(u) = self.users.get(user) else {
             return false;
         };
-        if now >= u.eff.valid_until {
+        if now >= u.valid_until {
             return self.explain_entry(u, p, project, now, true).allowed;
         }
-        if u.eff.org.contains(p) {
+        if u.org.contains(p) {
             return true;
         }
         match project {
@@ -491,7 +532,7 @@ impl Snapshot {
     ) {
         let applies = |a: &Assign| {
             a.live(now)
-                && match (&a.project, project) {
+                && match (a.project(), project) {
                     (None, _) => true,
                     (Some(ap), Some(p)) => &**ap == p && !self.is_archived(p),
                     (Some(_), None) => false,
@@ -506,7 +547,7 @@ impl Snapshot {
                     role_id: a.role.to_string(),
                     role_name: role.name.to_string(),
                     via,
-                    project_id: a.project.as_ref().map(|p| p.to_string()),
+                    project_id: a.project().map(|p| p.to_string()),
                 };
                 f(role, reason);
             }
@@ -557,8 +598,12 @@ impl Snapshot {
                     Some((k, _)) => k.clone(),
                     None => interner.get(&a.role_id),
                 },
-                project: a.project_id.as_deref().map(|p| interner.get(p)),
-                expires_at: a.expires_at.unwrap_or(i64::MAX),
+                scoped: (a.project_id.is_some() || a.expires_at.is_some()).then(|| {
+                    Box::new(Scoped {
+                        project: a.project_id.as_deref().map(|p| interner.get(p)),
+                        expires_at: a.expires_at.unwrap_or(i64::MAX),
+                    })
+                }),
             })
             .collect()
     }
@@ -712,11 +757,15 @@ impl Snapshot {
                             Compact::from_vec(u.groups.iter().map(|g| interner.get(g)).collect());
                         self.users.insert(
                             key.clone(),
-                            Arc::new(UserEntry {
-                                direct,
-                                groups,
-                                eff: Effective::default(),
-                            }),
+                            UserSlot::new(
+                                UserEntry {
+                                    direct,
+                                    groups,
+                                    eff: Effective::default(),
+                                },
+                                PermSet::default(),
+                                i64::MIN,
+                            ),
                         );
                         affected.insert(key);
                     }
@@ -749,11 +798,15 @@ impl Snapshot {
             f(&mut groups);
             self.users.insert(
                 user.clone(),
-                Arc::new(UserEntry {
-                    direct: e.direct.clone(),
-                    groups: Compact::from_vec(groups),
-                    eff: e.eff.clone(),
-                }),
+                UserSlot::new(
+                    UserEntry {
+                        direct: e.direct.clone(),
+                        groups: Compact::from_vec(groups),
+                        eff: e.eff.clone(),
+                    },
+                    e.org.clone(),
+                    e.valid_until,
+                ),
             );
         }
     }
@@ -793,11 +846,15 @@ impl Snapshot {
                                 .collect();
                             self.users.insert(
                                 u.clone(),
-                                Arc::new(UserEntry {
-                                    direct,
-                                    groups: e.groups.clone(),
-                                    eff: e.eff.clone(),
-                                }),
+                                UserSlot::new(
+                                    UserEntry {
+                                        direct,
+                                        groups: e.groups.clone(),
+                                        eff: e.eff.clone(),
+                                    },
+                                    e.org.clone(),
+                                    e.valid_until,
+                                ),
                             );
                         }
                     }
@@ -836,11 +893,11 @@ impl Snapshot {
             if !a.live(now) {
                 return;
             }
-            valid_until = valid_until.min(a.expires_at);
+            valid_until = valid_until.min(a.expires_at());
             let Some(role) = roles.get(&a.role) else {
                 return;
             };
-            match &a.project {
+            match a.project() {
                 None => org.union_with(&role.perms),
                 Some(p) => match projects.iter_mut().find(|(id, _)| id == p) {
                     Some((_, set)) => set.union_with(&role.perms),
@@ -859,17 +916,19 @@ impl Snapshot {
             }
         }
         let eff = Effective {
-            org,
             projects: Compact::from_vec(projects),
-            valid_until,
         };
         self.users.insert(
             user.clone(),
-            Arc::new(UserEntry {
-                direct: e.direct.clone(),
-                groups: e.groups.clone(),
-                eff,
-            }),
+            UserSlot::new(
+                UserEntry {
+                    direct: e.direct.clone(),
+                    groups: e.groups.clone(),
+                    eff,
+                },
+                org,
+                valid_until,
+            ),
         );
     }
 }

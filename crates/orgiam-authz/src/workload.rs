@@ -172,7 +172,7 @@ pub fn checks(shape: Shape, hot: usize, n: usize, seed: u64) -> Vec<Check> {
             Check {
                 org: org_id(o),
                 user: user_id(o, rng.below(shape.users)),
-                permission: permission(rng.below(shape.permissions / 6)),
+                permission: permission(rng.below(shape.permissions / 12)),
             }
         })
         .collect()
