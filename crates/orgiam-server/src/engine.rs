@@ -191,7 +191,8 @@ impl Engine {
     }
 
     /// Brings every loaded organization that another process changed up to date (called
-    /// periodically, and on notifications).
+    /// periodically): notes the database's revisions, then catches up the snapshots that are
+    /// behind, so that none falls further behind than the change log keeps.
     pub async fn poll(&self) {
         let loaded: Vec<String> = self
             .registry
@@ -205,7 +206,17 @@ impl Engine {
         match self.store.revisions(&loaded).await {
             Ok(revs) => {
                 for (org, rev) in revs {
-                    self.note_revision(&OrgId::from_trusted(org), rev);
+                    let org = OrgId::from_trusted(org);
+                    self.note_revision(&org, rev);
+                    let behind = self
+                        .registry
+                        .get(org.as_str())
+                        .is_some_and(|s| s.revision() < rev);
+                    if behind {
+                        if let Err(e) = self.snapshot(&org, rev).await {
+                            tracing::warn!(org = %org, error = %e.message, "could not catch up");
+                        }
+                    }
                 }
             }
             Err(e) => tracing::warn!(error = %e.message, "could not poll revisions"),
