@@ -3,7 +3,8 @@
 #   * a throwaway PostgreSQL cluster (unless ORGIAM_TEST_POSTGRES_URL is already set),
 #   * every Rust suite (`cargo test --workspace`) on SQLite and PostgreSQL,
 #   * the Python end-to-end suite (tests/python, official `openai` SDK) against the
-#     real `orgiam` binary on both backends.
+#     real `orgiam` binary on both backends; it also runs the npm `openai` smoke test of
+#     tests/node (`npm ci` there first when node_modules is missing or stale).
 # Fails if anything fails, and also if any pytest test was skipped or none ran.
 #
 # Environment:
@@ -230,6 +231,28 @@ else
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQS" \
         || die "pip install -r $REQS failed"
     echo "$req_sha" >"$VENV/.requirements-sha"
+fi
+
+# --------------------------------------------------------------------------
+# Node packages of tests/node (the npm `openai` smoke test, run by pytest), reinstalled
+# with `npm ci` when node_modules is missing or older than package.json/package-lock.json.
+# --------------------------------------------------------------------------
+NODE_DIR="tests/node"
+[[ -f "$NODE_DIR/package-lock.json" ]] || die "$NODE_DIR/package-lock.json missing"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+fi
+log "using $(command -v node) $(node --version), npm $(npm --version 2>/dev/null)"
+lock_sha="$(cat "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json" | sha256sum | cut -d' ' -f1)"
+if [[ -f "$NODE_DIR/node_modules/.orgiam-lock-sha" && -f "$NODE_DIR/node_modules/openai/package.json" ]] \
+    && [[ "$(cat "$NODE_DIR/node_modules/.orgiam-lock-sha")" == "$lock_sha" ]]; then
+    log "reusing $NODE_DIR/node_modules"
+else
+    log "npm ci in $NODE_DIR"
+    # The pinned openai 7.x declares node >=22 but runs on node 20 (the smoke test proves
+    # it): don't let an `engine-strict` npmrc refuse the install.
+    (cd "$NODE_DIR" && npm ci --engine-strict=false --no-audit --no-fund) || die "npm ci in $NODE_DIR failed"
+    echo "$lock_sha" >"$NODE_DIR/node_modules/.orgiam-lock-sha"
 fi
 
 # --------------------------------------------------------------------------
