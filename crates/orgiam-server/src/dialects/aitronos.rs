@@ -150,7 +150,7 @@ impl AitronosError {
             "validation_error",
             "The request contains an invalid value.",
             system_message,
-            json!({ "field": field, "value": value }),
+            json!({ "field": field, "value": quote(value) }),
         )
     }
 }
@@ -333,7 +333,7 @@ pub async fn list_roles(
             let denied = matches!(r, Refusal::OtherOrganization);
             let mut e = AitronosError::from(r);
             if denied {
-                e.details = json!({ "organization_id": org_id });
+                e.details = json!({ "organization_id": quote(&org_id) });
             }
             e
         })?;
