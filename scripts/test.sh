@@ -2,9 +2,10 @@
 # The whole orgiam test suite:
 #   * a throwaway PostgreSQL cluster (unless ORGIAM_TEST_POSTGRES_URL is already set),
 #   * every Rust suite (`cargo test --workspace`) on SQLite and PostgreSQL,
-#   * the Python end-to-end suite (tests/python, official `openai` SDK) against the
-#     real `orgiam` binary on both backends; it also runs the npm `openai` smoke test of
-#     tests/node (`npm ci` there first when node_modules is missing or stale).
+#   * the Python end-to-end suite (tests/python, official `openai` SDK, and the Fiddler v1
+#     client from its own venv) against the real `orgiam` binary on both backends; it also
+#     runs the npm `openai` smoke test of tests/node (`npm ci` there first when node_modules
+#     is missing or stale).
 # Fails if anything fails, and also if any pytest test was skipped or none ran.
 #
 # Environment:
@@ -232,6 +233,27 @@ else
         || die "pip install -r $REQS failed"
     echo "$req_sha" >"$VENV/.requirements-sha"
 fi
+
+# The Fiddler v1 client (tests/python/test_dialects.py) needs pydantic<2, which cannot share
+# a venv with openai 3.51.0 (pydantic 2): its own venv, target/pyvenv-fiddler, built from
+# tests/python/requirements-fiddler.txt the same way; the tests call it in a subprocess.
+FIDDLER_REQS="tests/python/requirements-fiddler.txt"
+FIDDLER_VENV="target/pyvenv-fiddler"
+[[ -f "$FIDDLER_REQS" ]] || die "$FIDDLER_REQS missing"
+fiddler_sha="$(sha256sum "$FIDDLER_REQS" | cut -d' ' -f1)"
+if [[ -x "$FIDDLER_VENV/bin/python" && -f "$FIDDLER_VENV/.requirements-sha" ]] \
+    && [[ "$(cat "$FIDDLER_VENV/.requirements-sha")" == "$fiddler_sha" ]] \
+    && "$FIDDLER_VENV/bin/python" -c 'from fiddler.fiddler_api import FiddlerApi' >/dev/null 2>&1; then
+    log "reusing Python venv $FIDDLER_VENV"
+else
+    log "creating Python venv $FIDDLER_VENV"
+    rm -rf "$FIDDLER_VENV"
+    python3 -m venv "$FIDDLER_VENV" || die "python3 -m venv $FIDDLER_VENV failed"
+    "$FIDDLER_VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$FIDDLER_REQS" \
+        || die "pip install -r $FIDDLER_REQS failed"
+    echo "$fiddler_sha" >"$FIDDLER_VENV/.requirements-sha"
+fi
+export ORGIAM_FIDDLER_PYTHON="$ROOT/$FIDDLER_VENV/bin/python"
 
 # --------------------------------------------------------------------------
 # Node packages of tests/node (the npm `openai` smoke test, run by pytest), reinstalled

@@ -45,12 +45,32 @@ for u in $(seq 0 99); do
     done
 done
 
-# request bodies: a rotating set of checks, about half allowed
-python3 - "$WORK" "${USERS[@]}" <<'PY'
+# request bodies: a rotating set of checks, half of them allowed (a permission the user holds)
+# and half denied (one they do not), from each user's effective permissions
+for uid in "${USERS[@]}"; do
+    api "$BASE/v1/organization/users/$uid/permissions" | python3 -c "
+import json, sys
+held = [p['permission'] for p in json.load(sys.stdin)['data'] if p['permission'].startswith('app.')]
+print('$uid', ' '.join(held))"
+done > "$WORK/held.txt"
+python3 - "$WORK" <<'PY'
 import json, random, sys
-work, users = sys.argv[1], sys.argv[2:]
+work = sys.argv[1]
 random.seed(7)
-checks = [{"user_id": random.choice(users), "permission": "app.resource%d.action" % random.randrange(8)} for _ in range(1000)]
+held = {}
+for line in open(work + "/held.txt"):
+    parts = line.split()
+    held[parts[0]] = parts[1:]
+users = sorted(held)
+everything = ["app.resource%d.action" % i for i in range(50)]
+checks = []
+while len(checks) < 1000:
+    u = random.choice(users)
+    if len(checks) % 2 == 0 and held[u]:
+        p = random.choice(held[u])
+    else:
+        p = random.choice([x for x in everything if x not in held[u]])
+    checks.append({"user_id": u, "permission": p})
 with open(work + "/checks.lua", "w") as f:
     f.write("bodies = {\n")
     for c in checks:

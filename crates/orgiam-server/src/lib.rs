@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod dialects;
 pub mod engine;
 pub mod error;
 pub mod extract;

@@ -125,7 +125,7 @@ pub struct InviteAccepted {
 
 /// `scheme://host` of the request, from `Host` (and `X-Forwarded-Proto`), if it looks like a
 /// host name; `None` otherwise, so that a hostile header cannot inject anything.
-fn request_base(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn request_base(headers: &HeaderMap) -> Option<String> {
     let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
     let ok = !host.is_empty()
         && host.len() <= 255

@@ -90,6 +90,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(keys::Doc::openapi());
     doc.merge(audit::Doc::openapi());
     doc.merge(permissions::Doc::openapi());
+    doc.merge(crate::dialects::Doc::openapi());
     doc
 }
 
@@ -132,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .merge(invites::routes())
         .merge(keys::routes())
         .merge(audit::routes())
+        .merge(crate::dialects::routes())
         .route(
             "/v1/organization/permissions",
             get(permissions::list).post(permissions::create),
