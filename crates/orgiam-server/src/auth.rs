@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 use std::sync::Mutex;
 
 use axum::extract::{FromRef, FromRequestParts};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use orgiam_authz::UserView;
 use orgiam_core::ids::{KeyId, OrgId};
@@ -62,17 +63,26 @@ permissions! {
 
 /// The secret presented with a request, if any.
 pub fn presented_secret(parts: &Parts) -> Option<&str> {
-    if let Some(v) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+    secret_in(&parts.headers)
+}
+
+/// The secret in `Authorization: Bearer …`, else in `X-API-Key`.
+pub fn secret_in(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get(axum::http::header::AUTHORIZATION) {
         let v = v.to_str().ok()?.trim();
         let (scheme, token) = v.split_once(' ')?;
         return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
     }
-    parts
-        .headers
+    headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
 }
+
+/// The SHA-256 hex digest of the request's presented secret, computed once by the rate
+/// limiter and reused here.
+#[derive(Clone)]
+pub struct KeyDigest(pub String);
 
 /// Key use times waiting to be written (lazily, off the request path).
 #[derive(Default)]
@@ -107,10 +117,17 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Actor, Erro
             "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
         )
     })?;
-    let digest = keys::hash(secret);
+    let computed;
+    let digest: &str = match parts.extensions.get::<KeyDigest>() {
+        Some(KeyDigest(d)) => d,
+        None => {
+            computed = keys::hash(secret);
+            &computed
+        }
+    };
     let actor = state
         .engine
-        .authenticate(&digest, secret)
+        .authenticate(digest, secret)
         .await?
         .ok_or_else(|| Error::unauthenticated("invalid, expired or revoked API key"))?;
     state.key_usage.note(&actor.key_id);

@@ -7,6 +7,7 @@ pub mod dialects;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -42,6 +43,12 @@ pub struct ServeConfig {
     pub bootstrap_owner_email: String,
     /// Name of the organization created on first start.
     pub bootstrap_org_name: String,
+    /// Requests per second per key on average; 0 disables the rate limit.
+    pub rate_limit_per_second: u32,
+    /// Requests per key admitted at once before the rate applies.
+    pub rate_limit_burst: u32,
+    /// How long a request may run before it is answered with a 503; `None` for no limit.
+    pub request_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -52,6 +59,9 @@ impl std::fmt::Debug for ServeConfig {
             .field("root_key", &self.root_key.as_ref().map(|_| "<redacted>"))
             .field("body_limit", &self.body_limit)
             .field("sqlite_sync", &self.sqlite_sync)
+            .field("rate_limit_per_second", &self.rate_limit_per_second)
+            .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -67,6 +77,9 @@ impl ServeConfig {
             sqlite_sync: SqliteSync::Full,
             bootstrap_owner_email: "owner@example.com".into(),
             bootstrap_org_name: "Default organization".into(),
+            rate_limit_per_second: limits::DEFAULT_RATE_PER_SECOND,
+            rate_limit_burst: limits::DEFAULT_BURST,
+            request_timeout: Some(Duration::from_secs(limits::DEFAULT_REQUEST_TIMEOUT_SECONDS)),
         }
     }
 }
@@ -155,6 +168,8 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
         body_limit: config.body_limit,
         key_usage: KeyUsage::default(),
         metrics: metrics_handle(),
+        limiter: limits::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
+        request_timeout: config.request_timeout.filter(|t| !t.is_zero()),
     });
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await

@@ -4,7 +4,7 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use orgiam_server::{DEFAULT_BODY_LIMIT, ServeConfig, redact_url};
+use orgiam_server::{DEFAULT_BODY_LIMIT, ServeConfig, limits, redact_url};
 use orgiam_store::{SqliteSync, Store, StoreOptions};
 use tracing_subscriber::EnvFilter;
 
@@ -60,6 +60,15 @@ enum Command {
             default_value = "owner@example.com"
         )]
         bootstrap_owner_email: String,
+        /// Requests per second per API key on average (token bucket); 0 disables the limit.
+        #[arg(long, env = "ORGIAM_RATE_LIMIT_PER_SECOND", default_value_t = limits::DEFAULT_RATE_PER_SECOND)]
+        rate_limit_per_second: u32,
+        /// Requests per API key admitted at once before the rate applies.
+        #[arg(long, env = "ORGIAM_RATE_LIMIT_BURST", default_value_t = limits::DEFAULT_BURST)]
+        rate_limit_burst: u32,
+        /// Seconds a request may run before it is answered with a 503; 0 for no limit.
+        #[arg(long, env = "ORGIAM_REQUEST_TIMEOUT_SECONDS", default_value_t = limits::DEFAULT_REQUEST_TIMEOUT_SECONDS)]
+        request_timeout_seconds: u64,
     },
     /// Apply the database migrations and exit.
     Migrate {
@@ -97,12 +106,19 @@ async fn main() -> ExitCode {
             body_limit,
             sqlite_synchronous,
             bootstrap_owner_email,
+            rate_limit_per_second,
+            rate_limit_burst,
+            request_timeout_seconds,
         } => {
             let mut config = ServeConfig::new(database);
             config.listen = listen;
             config.root_key = root_key;
             config.body_limit = body_limit;
             config.bootstrap_owner_email = bootstrap_owner_email;
+            config.rate_limit_per_second = rate_limit_per_second;
+            config.rate_limit_burst = rate_limit_burst;
+            config.request_timeout = (request_timeout_seconds > 0)
+                .then(|| std::time::Duration::from_secs(request_timeout_seconds));
             config.sqlite_sync = match sqlite_synchronous {
                 Sync::Full => SqliteSync::Full,
                 Sync::Normal => SqliteSync::Normal,

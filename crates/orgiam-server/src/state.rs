@@ -27,6 +27,10 @@ pub struct Inner {
     pub key_usage: KeyUsage,
     /// The Prometheus registry's renderer.
     pub metrics: Option<PrometheusHandle>,
+    /// The per-key rate limit.
+    pub limiter: crate::limits::RateLimiter,
+    /// How long a request may run; `None` for no limit.
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 impl AppState {

@@ -165,6 +165,10 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(meta::docs))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::limit,
+        ))
         .layer(middleware::from_fn(observe))
         .with_state(state)
 }
