@@ -331,3 +331,143 @@ pub async fn db_strings(url: &str, sql: &str) -> Vec<String> {
     conn.close().await.unwrap();
     v
 }
+
+/// A running `orgiam serve` process (the real binary), its address, its bootstrap admin key
+/// and everything it wrote to stderr so far.
+pub struct BinaryServer {
+    /// The process; killed if this value is dropped.
+    pub child: tokio::process::Child,
+    /// `127.0.0.1:PORT`
+    pub addr: String,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// The admin key printed on first start (`None` on a used database).
+    pub admin_key: Option<String>,
+    /// stdout lines so far.
+    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// stderr lines so far.
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// Starts the `orgiam` binary at `bin` (an integration test's `env!("CARGO_BIN_EXE_orgiam")`)
+/// with `serve --listen 127.0.0.1:0 --database URL`, `extra` arguments and `env` variables,
+/// and waits until it listens.
+pub async fn spawn_binary(
+    bin: &str,
+    db: &TestDb,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> BinaryServer {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut cmd = tokio::process::Command::new(bin);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        &db.url,
+        "--log-format",
+        "text",
+    ])
+    .args(extra)
+    .env("ORGIAM_ROOT_KEY", ROOT_KEY)
+    .env_remove("ORGIAM_LOG")
+    .envs(env.iter().copied())
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("the orgiam binary starts");
+    let stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    {
+        let stdout = stdout.clone();
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(out).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                stdout.lock().unwrap().push(l);
+            }
+        });
+    }
+    {
+        let stderr = stderr.clone();
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(err).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                if l.contains("listening") {
+                    let _ = tx.send(l.clone());
+                }
+                stderr.lock().unwrap().push(l);
+            }
+        });
+    }
+    let line = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+        .await
+        .expect("the binary listens within a minute")
+        .unwrap_or_else(|| panic!("the binary exited: {:?}", stderr.lock().unwrap()));
+    let addr = line
+        .split("address=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    // the bootstrap lines are printed before the listening line; give the reader a moment
+    let mut admin_key = None;
+    for _ in 0..50 {
+        admin_key = stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|l| l.split("store it now): ").nth(1).map(str::to_owned));
+        if admin_key.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    BinaryServer {
+        child,
+        base: format!("http://{addr}"),
+        addr,
+        admin_key,
+        stdout,
+        stderr,
+    }
+}
+
+impl BinaryServer {
+    /// Sends SIGTERM (graceful shutdown).
+    pub fn terminate(&self) {
+        let pid = self.child.id().expect("the process is running");
+        let ok = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill runs")
+            .success();
+        assert!(ok, "kill -TERM {pid}");
+    }
+
+    /// Sends SIGKILL and reaps the process.
+    pub async fn kill9(mut self) {
+        self.child.kill().await.expect("SIGKILL");
+    }
+
+    /// Waits for the process to exit; its status.
+    pub async fn wait(&mut self) -> std::process::ExitStatus {
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the process exits within 30 s")
+            .expect("wait")
+    }
+
+    /// Whether a stderr line so far contains `needle`.
+    pub fn logged(&self, needle: &str) -> bool {
+        self.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(needle))
+    }
+}
