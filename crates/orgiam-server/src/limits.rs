@@ -144,7 +144,8 @@ pub fn error_response(path: &str, e: Error) -> Response {
     }
 }
 
-/// The middleware: the rate limit by key, then the handler under the timeout.
+/// The middleware: the rate limit by key, a path and query that decode cleanly, then the
+/// handler under the timeout.
 pub async fn limit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let digest = crate::auth::secret_in(req.headers()).map(keys::hash);
     if let Some(digest) = digest {
@@ -159,6 +160,9 @@ pub async fn limit(State(state): State<AppState>, mut req: Request, next: Next) 
             }
         }
         req.extensions_mut().insert(KeyDigest(digest));
+    }
+    if let Err(e) = crate::extract::check_uri(req.uri()) {
+        return error_response(req.uri().path(), e);
     }
     let Some(timeout) = state.request_timeout else {
         return next.run(req).await;

@@ -13,7 +13,11 @@ backend_tests!(
             (b"{".to_vec(), "invalid_json", "body"),
             (b"not json".to_vec(), "invalid_json", "body"),
             (b"[1,2]".to_vec(), "invalid_body", "body"),
-            (br#"{"permissions": []}"#.to_vec(), "invalid_body", "body"),
+            (
+                br#"{"permissions": []}"#.to_vec(),
+                "invalid_request",
+                "role_name",
+            ),
             (
                 br#"{"role_name": 5, "permissions": []}"#.to_vec(),
                 "invalid_request",
