@@ -580,3 +580,9 @@ def test_no_secret_in_the_logs(server):
             assert value not in text, f"a secret ({value[:12]}…) is in the server's {name}"
             assert value[-24:] not in text, f"part of a secret ({value[:12]}…) is in the server's {name}"
             assert digest not in text, f"a secret's digest is in the server's {name}"
+    # the root key is never shown; the bootstrap admin key only on stdout, once, by design
+    for value, texts in [(server.root_key, [(stderr, "stderr"), (stdout, "stdout")]), (server.admin_key, [(stderr, "stderr")])]:
+        digest = hashlib.sha256(value.encode()).hexdigest()
+        for text, name in texts:
+            assert value not in text and value[-24:] not in text, f"{value[:12]}… is in the server's {name}"
+            assert digest not in text, f"the digest of {value[:12]}… is in the server's {name}"

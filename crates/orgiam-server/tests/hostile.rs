@@ -118,7 +118,13 @@ async fn fingerprint(s: &TestServer) -> Vec<i64> {
     ] {
         out.push(db_scalar(&s.db.url, &format!("SELECT COUNT(*) FROM {table}")).await);
     }
-    out.push(db_scalar(&s.db.url, "SELECT CAST(SUM(revision) AS BIGINT) FROM organizations").await);
+    out.push(
+        db_scalar(
+            &s.db.url,
+            "SELECT CAST(SUM(revision) AS BIGINT) FROM organizations",
+        )
+        .await,
+    );
     out
 }
 

@@ -205,3 +205,206 @@ async fn acknowledged_writes_survive_sigkill_postgres() {
         acknowledged_writes_survive_sigkill(db).await;
     }
 }
+
+/// A request with a bearer key; `(status, body)`.
+async fn call(
+    base: &str,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method.parse().unwrap(), format!("{base}{path}"))
+        .bearer_auth(key);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_logs_even_at_trace_level() {
+    let db = fresh_db(Backend::Sqlite).await.unwrap();
+    let mut srv = spawn_binary(
+        BIN,
+        &db,
+        &["--rate-limit-per-second", "1", "--rate-limit-burst", "100"],
+        &[("ORGIAM_LOG", "trace")],
+    )
+    .await;
+    let base = srv.base.clone();
+    let boot = srv.admin_key.clone().unwrap();
+    let org = get(&base, &boot, "/v1/organization/users?limit=1").await;
+    assert!(org["data"].is_array());
+    let mut secrets = vec![orgiam_testkit::ROOT_KEY.to_owned()];
+    // every route that makes a secret, and each secret used, refused and revoked
+    let (st, other) = call(
+        &base,
+        "POST",
+        "/v1/organizations",
+        orgiam_testkit::ROOT_KEY,
+        Some(json!({"name": "Other", "owner_email": "boss@other.example", "owner_name": "Boss"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{other}");
+    let other_key = other["admin_api_key"]["value"].as_str().unwrap().to_owned();
+    secrets.push(other_key.clone());
+    let (st, admin) = call(
+        &base,
+        "POST",
+        "/v1/organization/admin_api_keys",
+        &boot,
+        Some(json!({"name": "ci"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{admin}");
+    let admin_key = admin["value"].as_str().unwrap().to_owned();
+    secrets.push(admin_key.clone());
+    let (st, user) = call(
+        &base,
+        "POST",
+        "/v1/organization/users",
+        &admin_key,
+        Some(json!({"email": "tool@example.com", "name": "Tool", "role": "member"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{user}");
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    let (st, uk) = call(
+        &base,
+        "POST",
+        &format!("/v1/organization/users/{user_id}/api_keys"),
+        &boot,
+        Some(json!({"name": "tool"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{uk}");
+    let user_key = uk["value"].as_str().unwrap().to_owned();
+    secrets.push(user_key.clone());
+    let (st, inv) = call(
+        &base,
+        "POST",
+        "/v1/organization/invites",
+        &boot,
+        Some(json!({"email": "new@example.com", "role": "member"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{inv}");
+    let token = inv["token"].as_str().unwrap().to_owned();
+    secrets.push(token.clone());
+    let accept = json!({"token": token, "name": "New"});
+    let res = reqwest::Client::new()
+        .post(format!("{base}/v1/invites/accept"))
+        .json(&accept)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = reqwest::Client::new()
+        .post(format!("{base}/v1/invites/accept"))
+        .json(&accept)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "a used token is refused");
+    let bogus = "sk-admin-bogus0123456789abcdefghijklmnopqrstuvwxyzABCDEF".to_owned();
+    secrets.push(bogus.clone());
+    let org_id = other["id"].as_str().unwrap().to_owned();
+    for key in [&admin_key, &user_key, &other_key, &bogus] {
+        for path in [
+            "/v1/organization/roles".to_owned(),
+            format!("/compat/timbal/orgs/{org_id}/iam/roles"),
+            format!("/compat/fiddler/roles/{org_id}"),
+        ] {
+            let _ = call(&base, "GET", &path, key, None).await;
+        }
+        let _ = reqwest::Client::new()
+            .get(format!(
+                "{base}/compat/aitronos/v1/organizations/{org_id}/roles"
+            ))
+            .header("x-api-key", key.as_str())
+            .send()
+            .await
+            .unwrap();
+        let _ = call(
+            &base,
+            "POST",
+            "/v1/organization/roles",
+            key,
+            Some(json!({"role_name": 1})),
+        )
+        .await;
+    }
+    // revoked keys are refused
+    let (st, _) = call(
+        &base,
+        "DELETE",
+        &format!(
+            "/v1/organization/admin_api_keys/{}",
+            admin["id"].as_str().unwrap()
+        ),
+        &boot,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        call(&base, "GET", "/v1/organization/roles", &admin_key, None)
+            .await
+            .0,
+        401
+    );
+    // a throttled key
+    let mut throttled = false;
+    for _ in 0..200 {
+        if call(&base, "GET", "/v1/organization/roles", &other_key, None)
+            .await
+            .0
+            == 429
+        {
+            throttled = true;
+            break;
+        }
+    }
+    assert!(throttled);
+    srv.terminate();
+    assert!(srv.wait().await.success());
+    let stderr = srv.stderr.lock().unwrap().join("\n");
+    let stdout = srv.stdout.lock().unwrap().join("\n");
+    assert!(
+        stderr.lines().count() > 100,
+        "trace logging is on: {stderr}"
+    );
+    assert!(stderr.contains("request"), "requests are logged");
+    for secret in &secrets {
+        let digest = orgiam_core::keys::hash(secret);
+        for (text, name) in [(&stderr, "stderr"), (&stdout, "stdout")] {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret ({}…) is in {name}",
+                &secret[..12]
+            );
+            assert!(
+                !text.contains(&secret[secret.len() - 24..]),
+                "part of a secret ({}…) is in {name}",
+                &secret[..12]
+            );
+            assert!(!text.contains(&digest), "a secret's digest is in {name}");
+            assert!(
+                !text.contains(&digest[..16]),
+                "a secret's digest prefix is in {name}"
+            );
+        }
+    }
+    // the bootstrap key is printed once on stdout, by design, and never logged
+    assert_eq!(
+        stdout.matches(boot.as_str()).count(),
+        2,
+        "the key line and the curl hint"
+    );
+    assert!(!stderr.contains(boot.as_str()));
+    assert!(!stderr.contains(&orgiam_core::keys::hash(&boot)));
+}
