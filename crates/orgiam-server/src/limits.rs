@@ -14,7 +14,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
@@ -83,12 +83,14 @@ impl RateLimiter {
         self.interval != 0
     }
 
-    /// Admits one request of `key` now, or says how long until it would be admitted.
-    pub fn admit(&self, key: u64) -> Result<(), Duration> {
+    /// Admits one request of `key` arriving at `now` (the clock reading the request's
+    /// middleware already took), or says how long until it would be admitted.
+    pub fn admit(&self, key: u64, now: Instant) -> Result<(), Duration> {
         if self.interval == 0 {
             return Ok(());
         }
-        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let now =
+            u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
         self.admit_at(key, now)
     }
 
@@ -98,12 +100,14 @@ impl RateLimiter {
         let Ok(mut shard) = shard.lock() else {
             return Ok(());
         };
-        let tat = shard.tat.get(&key).copied().unwrap_or(0).max(now);
-        let next = tat.saturating_add(self.interval);
+        // one hash lookup; a new key starts at 0 (a full bucket) and is always admitted, so
+        // a refusal never leaves a fresh entry behind
+        let slot = shard.tat.entry(key).or_insert(0);
+        let next = (*slot).max(now).saturating_add(self.interval);
         if next - now > self.tolerance {
             return Err(Duration::from_nanos(next - now - self.tolerance));
         }
-        shard.tat.insert(key, next);
+        *slot = next;
         if shard.tat.len() >= shard.prune_at {
             // a bucket whose arrival time has passed is full again: the same as no bucket
             shard.tat.retain(|_, t| *t > now);
@@ -144,20 +148,19 @@ pub fn error_response(path: &str, e: Error) -> Response {
     }
 }
 
-/// The middleware: the rate limit by key, a path and query that decode cleanly, then the
+/// What runs before every handler (called by the router's one middleware, which read the
+/// clock at `start`): the rate limit by key, a path and query that decode cleanly, then the
 /// handler under the timeout.
-pub async fn limit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn guard(state: &AppState, start: Instant, mut req: Request, next: Next) -> Response {
     let digest = crate::auth::secret_in(req.headers()).map(keys::hash);
     if let Some(digest) = digest {
-        if state.limiter.enabled() {
-            if let Err(wait) = state.limiter.admit(bucket_key(&digest)) {
-                let mut res = error_response(req.uri().path(), Error::rate_limited());
-                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
-                    res.headers_mut().insert("retry-after", v);
-                }
-                return res;
+        if let Err(wait) = state.limiter.admit(bucket_key(&digest), start) {
+            let mut res = error_response(req.uri().path(), Error::rate_limited());
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                res.headers_mut().insert("retry-after", v);
             }
+            return res;
         }
         req.extensions_mut().insert(KeyDigest(digest));
     }
@@ -213,7 +216,7 @@ mod tests {
         let l = RateLimiter::new(0, 0);
         assert!(!l.enabled());
         for _ in 0..100_000 {
-            assert!(l.admit(1).is_ok());
+            assert!(l.admit(1, Instant::now()).is_ok());
         }
         assert_eq!(l.buckets(), 0);
     }

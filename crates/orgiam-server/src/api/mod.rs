@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -165,11 +165,7 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(meta::docs))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::limits::limit,
-        ))
-        .layer(middleware::from_fn(observe))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
@@ -194,15 +190,16 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
     ))
 }
 
-/// Request metrics, a log line per request, and security headers on every response.
-async fn observe(req: Request, next: Next) -> Response {
+/// Request metrics, a log line per request, the limits every route shares
+/// ([`crate::limits::guard`]) and security headers on every response.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let mut res = next.run(req).await;
+    let mut res = crate::limits::guard(&state, start, req, next).await;
     let status = res.status().as_u16();
     let elapsed = start.elapsed();
     metrics::counter!("orgiam_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
