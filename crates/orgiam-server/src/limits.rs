@@ -238,6 +238,35 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn errors_outside_handlers_take_the_family_shape() {
+        let shape = |path: &'static str| async move {
+            let mut e = Error::unavailable("slow");
+            e.code = "request_timeout";
+            let res = error_response(path, e);
+            let status = res.status().as_u16();
+            let bytes = axum::body::to_bytes(res.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap(),
+            )
+        };
+        let (st, b) = shape("/v1/organization/roles").await;
+        assert_eq!(
+            (st, b["error"]["code"].as_str()),
+            (503, Some("request_timeout"))
+        );
+        let (st, b) = shape("/compat/timbal/orgs/x/iam/roles").await;
+        assert_eq!((st, b["code"].as_str()), (503, Some("unavailable")));
+        let (st, b) = shape("/compat/aitronos/v1/organizations/x/roles").await;
+        assert_eq!((st, b["success"].as_bool()), (503, Some(false)));
+        assert_eq!(b["error"]["code"], "SERVICE_UNAVAILABLE");
+        let (st, b) = shape("/compat/fiddler/roles/x").await;
+        assert_eq!((st, b["status"].as_str()), (503, Some("FAILURE")));
+    }
+
     #[test]
     fn bucket_keys_come_from_the_digest() {
         let d = keys::hash("sk-admin-x");
