@@ -165,7 +165,7 @@ backend_tests!(create_list_retrieve_delete, |s: TestServer| async move {
             400,
             "role",
         ),
-        (json!({"email": "b@example.com"}), 400, "body"),
+        (json!({"email": "b@example.com"}), 400, "role"),
         (
             json!({"email": "b@example.com", "role": "reader", "projects": [{"id": "p1", "role": "owner"}]}),
             400,
