@@ -218,7 +218,7 @@ command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
 req_sha="$(sha256sum "$REQS" | cut -d' ' -f1)"
 if [[ -x "$VENV/bin/python" && -f "$VENV/.requirements-sha" ]] \
     && [[ "$(cat "$VENV/.requirements-sha")" == "$req_sha" ]] \
-    && "$VENV/bin/python" -c 'import openai, pytest' >/dev/null 2>&1; then
+    && "$VENV/bin/python" -c 'import openai, pytest, schemathesis' >/dev/null 2>&1; then
     log "reusing Python venv $VENV"
 else
     log "creating Python venv $VENV"
