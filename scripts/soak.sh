@@ -13,7 +13,7 @@
 #   SOAK_CONNECTIONS      concurrent connections (default 16), SOAK_THREADS (default 2)
 #   SOAK_SAMPLE_SECONDS   memory sampling period (default 5)
 #   SOAK_OUT              directory for the results (default target/soak)
-# wrk is installed from Debian's packages when missing. Only 127.0.0.1 is ever addressed.
+# wrk and curl are installed from Debian's packages when missing. Only 127.0.0.1 is ever addressed.
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,10 +51,14 @@ as_root() {
         return 1
     fi
 }
-if ! command -v wrk >/dev/null 2>&1; then
-    log "wrk not found; installing it from Debian's packages"
-    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk \
-        || die "could not install wrk (need root or passwordless sudo, and the Debian archive)"
+missing=()
+for tool in wrk curl; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]} > 0)); then
+    log "not found: ${missing[*]}; installing from Debian's packages"
+    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" \
+        || die "could not install ${missing[*]} (need root or passwordless sudo, and the Debian archive)"
 fi
 command -v python3 >/dev/null 2>&1 || die "python3 is needed to read the seeding answers"
 
