@@ -5,7 +5,8 @@
 #   * the Python end-to-end suite (tests/python, official `openai` SDK, and the Fiddler v1
 #     client from its own venv) against the real `orgiam` binary on both backends; it also
 #     runs the npm `openai` smoke test of tests/node (`npm ci` there first when node_modules
-#     is missing or stale).
+#     is missing or stale),
+#   * a 60-second soak (scripts/soak.sh 60) of mixed load against the binary on SQLite.
 # Fails if anything fails, and also if any pytest test was skipped or none ran.
 #
 # Environment:
@@ -218,7 +219,7 @@ command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
 req_sha="$(sha256sum "$REQS" | cut -d' ' -f1)"
 if [[ -x "$VENV/bin/python" && -f "$VENV/.requirements-sha" ]] \
     && [[ "$(cat "$VENV/.requirements-sha")" == "$req_sha" ]] \
-    && "$VENV/bin/python" -c 'import openai, pytest' >/dev/null 2>&1; then
+    && "$VENV/bin/python" -c 'import openai, pytest, schemathesis' >/dev/null 2>&1; then
     log "reusing Python venv $VENV"
 else
     log "creating Python venv $VENV"
@@ -348,6 +349,13 @@ fi
 if [[ $py_passed -eq 0 ]]; then
     die "pytest ran no tests"
 fi
+
+# --------------------------------------------------------------------------
+# Soak, CI variant: 60 s of mixed load on SQLite against the debug binary (scripts/soak.sh;
+# docs/RELIABILITY.md has the 10-minute command and its results). Any error fails the run.
+# --------------------------------------------------------------------------
+log "soak: bash scripts/soak.sh 60 (SQLite, $ORGIAM_BIN)"
+ORGIAM_BIN="$ORGIAM_BIN" bash scripts/soak.sh 60 || die "soak failed"
 
 echo "test.sh: all suites passed (rust: sqlite+postgres, $rust_passed passed, $rust_ignored ignored; python: $py_passed passed)"
 echo "test.sh: $((rust_passed + py_passed)) passed, 0 failed"

@@ -190,18 +190,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let mut map: HashMap<String, Vec<String>> = HashMap::new();
-        if let Some(q) = parts.uri.query() {
-            for (k, v) in form_urlencoded::parse(q.as_bytes()) {
-                let key = k.strip_suffix("[]").unwrap_or(&k).to_owned();
-                map.entry(key).or_default().push(v.into_owned());
-            }
-        }
-        Ok(Params(map))
+        Ok(Params::parse(parts.uri.query().unwrap_or("")))
     }
 }
 
 impl Params {
+    /// Parses a raw query string (percent-decoding, `+` as space, invalid UTF-8 replaced).
+    pub fn parse(query: &str) -> Params {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            let key = k.strip_suffix("[]").unwrap_or(&k).to_owned();
+            map.entry(key).or_default().push(v.into_owned());
+        }
+        Params(map)
+    }
+
     /// The single value of `name`, if given.
     pub fn one(&self, name: &str) -> Option<&str> {
         self.0.get(name).and_then(|v| v.last()).map(String::as_str)

@@ -223,8 +223,9 @@ backend_tests!(
                 None,
             )
             .await;
-        assert_eq!(na.status, 400);
+        assert_eq!(na.status, 405);
         assert_eq!(na.error("code"), "method_not_allowed");
+        assert_eq!(na.headers["allow"], "GET,HEAD,POST");
         assert_eq!(nf.headers["x-content-type-options"], "nosniff");
         s.stop().await;
     }

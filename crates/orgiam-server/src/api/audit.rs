@@ -110,7 +110,7 @@ fn filter(params: &Params) -> Result<AuditFilter> {
 #[utoipa::path(get, path = "/v1/organization/audit_logs", tag = "audit_logs",
     params(("after" = Option<String>, Query, description = "the previous page's `last_id`: older events"),
            ("before" = Option<String>, Query, description = "an event id: the events just newer than it"),
-           ("limit" = Option<i64>, Query, description = "1 to 100, default 20"),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
            ("event_types[]" = Option<Vec<String>>, Query, description = "only these types"),
            ("actor_ids[]" = Option<Vec<String>>, Query, description = "only events by these user or key ids"),
            ("actor_emails[]" = Option<Vec<String>>, Query, description = "only events by these users' emails"),

@@ -244,7 +244,7 @@ fn required(param: &str, v: Option<String>) -> Result<String, Error> {
 /// Lists the organization's groups by id.
 #[utoipa::path(get, path = "/v1/organization/groups", tag = "groups",
     params(("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, description = "0 to 1000, default 100"),
+           ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "0 to 1000, default 100"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<GroupObject>), (status = 400, body = ErrorBody)))]
 pub async fn list(
@@ -348,7 +348,7 @@ pub async fn delete(
 #[utoipa::path(get, path = "/v1/organization/groups/{group_id}/users", tag = "groups",
     params(("group_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `next` (a user id)"),
-           ("limit" = Option<i64>, Query, description = "0 to 1000, default 100"),
+           ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "0 to 1000, default 100"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<GroupUser>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_users(
@@ -443,7 +443,7 @@ pub async fn remove_user(
 #[utoipa::path(get, path = "/v1/organization/groups/{group_id}/roles", tag = "groups",
     params(("group_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, description = "1 to 1000, default 1000"),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 1000"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<AssignedRole>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_roles(

@@ -145,7 +145,7 @@ pub(crate) fn request_base(headers: &HeaderMap) -> Option<String> {
 /// Lists the organization's invitations, oldest first.
 #[utoipa::path(get, path = "/v1/organization/invites", tag = "invites",
     params(("after" = Option<String>, Query, description = "the previous page's `last_id`"),
-           ("limit" = Option<i64>, Query, description = "1 to 100, default 20")),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20")),
     responses((status = 200, body = List<InviteObject>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     auth: Authorized<InvitesRead>,

@@ -115,7 +115,7 @@ impl From<KeyRecord> for ApiKeyObject {
 /// Lists the organization's admin keys (the SDK pages with the last item's id).
 #[utoipa::path(get, path = "/v1/organization/admin_api_keys", tag = "admin_api_keys",
     params(("after" = Option<String>, Query, description = "the last key id of the previous page"),
-           ("limit" = Option<i64>, Query, description = "1 to 100, default 20"),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
            ("order" = Option<String>, Query, description = "asc (default) or desc, by creation")),
     responses((status = 200, body = List<ApiKeyObject>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
@@ -193,7 +193,7 @@ pub async fn delete_key(
 #[utoipa::path(get, path = "/v1/organization/users/{user_id}/api_keys", tag = "users",
     params(("user_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `last_id`"),
-           ("limit" = Option<i64>, Query, description = "1 to 100, default 20"),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<ApiKeyObject>), (status = 404, body = ErrorBody)))]
 pub async fn list_user_keys(

@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use orgiam_core::Error;
 use serde::{Deserialize, Deserializer};
@@ -91,7 +91,102 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(audit::Doc::openapi());
     doc.merge(permissions::Doc::openapi());
     doc.merge(crate::dialects::Doc::openapi());
+    document_common_errors(&mut doc);
     doc
+}
+
+/// Adds to every native operation the error answers that any such route can give, so that
+/// the document lists every status the server sends (a client generated from it, or a
+/// conformance fuzzer, sees no undocumented status): 400 where the route takes parameters or
+/// a body (a malformed value), 413 where it takes a body (over the limit), and 401 and 403
+/// where it needs a key (a missing or dead key; a key without the route's permission).
+/// Statuses a route already documents are left as they are. Dialect routes document their
+/// own errors, in their own shapes.
+///
+/// A body whose fields are all optional is marked optional too: the server reads an empty body
+/// as `{}` (an update that changes nothing), and the document says so.
+fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::SecurityRequirement;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder, Schema};
+
+    let all_optional: std::collections::BTreeSet<String> = doc
+        .components
+        .as_ref()
+        .map(|c| {
+            c.schemas
+                .iter()
+                .filter(|(_, s)| matches!(s, RefOr::T(Schema::Object(o)) if o.required.is_empty()))
+                .map(|(name, _)| format!("#/components/schemas/{name}"))
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let takes_input =
+                op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            // `security(())` on the operation: no key (the invite's token is the credential).
+            let keyless = op
+                .security
+                .as_ref()
+                .is_some_and(|s| s.iter().all(|r| *r == SecurityRequirement::default()));
+            let mut add = |status: &str, description: &str| {
+                op.responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error(description));
+            };
+            if takes_input {
+                add(
+                    "400",
+                    "a malformed or invalid parameter or body, named in `param`",
+                );
+            }
+            if !keyless {
+                add(
+                    "401",
+                    "no key, or a key that is unknown, expired or revoked",
+                );
+                add("403", "the key lacks the permission the route needs");
+            }
+            if op.request_body.is_some() {
+                add("413", "the body is larger than the configured limit");
+            }
+            if let Some(body) = op.request_body.as_mut() {
+                let optional = body.content.values().all(|c| {
+                    matches!(&c.schema, Some(RefOr::Ref(r)) if all_optional.contains(&r.ref_location))
+                });
+                if optional {
+                    body.required = Some(Required::False);
+                }
+            }
+        }
+    }
 }
 
 /// Every route of the server.
@@ -179,8 +274,9 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
     ApiError(e)
 }
 
-async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
-    ApiError(Error::invalid_code(
+/// 405 with the route's `Allow` header (axum adds it), in OpenAI's error shape.
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
+    let mut res = ApiError(Error::invalid_code(
         "method_not_allowed",
         "method",
         format!(
@@ -188,6 +284,9 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
             orgiam_core::validate::quote(uri.path())
         ),
     ))
+    .into_response();
+    *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    res
 }
 
 /// Request metrics, a log line per request, the limits every route shares

@@ -248,7 +248,7 @@ fn answer(snap: &Snapshot, c: CheckRequest, now: i64) -> CheckObject {
 /// Lists the permission catalog: the built-in ones and the organization's own, by name.
 #[utoipa::path(get, path = "/v1/organization/permissions", tag = "permissions",
     params(("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, description = "1 to 1000, default 100")),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 100")),
     responses((status = 200, body = List<PermissionObject>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     auth: Authorized<RolesRead>,
@@ -414,7 +414,7 @@ pub async fn user_permissions(
 #[utoipa::path(get, path = "/v1/organization/permissions/{permission}/users", tag = "permissions",
     params(("permission" = String, Path), ("project_id" = Option<String>, Query),
            ("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, description = "1 to 1000, default 100")),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 100")),
     responses((status = 200, body = List<PermissionUser>), (status = 404, body = ErrorBody)))]
 pub async fn permission_users(
     auth: Authorized<PermissionsCheck>,

@@ -169,15 +169,15 @@ pub struct ProjectCreate {
     pub name: String,
     /// Accepted for SDK compatibility; ignored.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Value>)]
     pub external_key_id: Option<serde_json::Value>,
     /// Accepted for SDK compatibility; ignored.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Value>)]
     pub geography: Option<serde_json::Value>,
     /// Accepted for SDK compatibility; ignored.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Value>)]
     pub residency: Option<serde_json::Value>,
 }
 
@@ -189,18 +189,18 @@ pub struct ProjectUpdate {
     pub name: Option<String>,
     /// Accepted for SDK compatibility; ignored.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Value>)]
     pub external_key_id: Option<serde_json::Value>,
     /// Accepted for SDK compatibility; ignored.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Value>)]
     pub geography: Option<serde_json::Value>,
 }
 
 /// Lists projects by id; archived ones only with `include_archived=true`.
 #[utoipa::path(get, path = "/v1/organization/projects", tag = "projects",
     params(("after" = Option<String>, Query, description = "the previous page's `last_id`"),
-           ("limit" = Option<i64>, Query, description = "1 to 100, default 20"),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
            ("include_archived" = Option<bool>, Query, description = "include archived projects (default false)")),
     responses((status = 200, body = List<ProjectObject>), (status = 400, body = ErrorBody)))]
 pub async fn list(

@@ -55,7 +55,7 @@ pub struct RoleUpdate {
 /// Lists the organization's roles: system roles first, then custom roles, by id.
 #[utoipa::path(get, path = "/v1/organization/roles", tag = "roles",
     params(("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, description = "1 to 1000, default 1000"),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 1000"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<RoleObject>), (status = 400, body = ErrorBody)))]
 pub async fn list(

@@ -41,11 +41,11 @@ pub struct UserUpdate {
     pub name: Option<String>,
     /// Accepted for SDK compatibility; ignored.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Value>)]
     pub developer_persona: Option<serde_json::Value>,
     /// Accepted for SDK compatibility; ignored.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Value>)]
     pub technical_level: Option<serde_json::Value>,
 }
 
@@ -118,7 +118,7 @@ fn base_role(role: Option<&str>, role_id: Option<&str>) -> Result<Option<SystemR
 /// Lists members by id, optionally filtered by `emails[]`.
 #[utoipa::path(get, path = "/v1/organization/users", tag = "users",
     params(("after" = Option<String>, Query, description = "the previous page's `last_id`"),
-           ("limit" = Option<i64>, Query, description = "1 to 100, default 20"),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
            ("emails[]" = Option<Vec<String>>, Query, description = "only these emails")),
     responses((status = 200, body = List<OrganizationUser>), (status = 400, body = ErrorBody)))]
 pub async fn list(
@@ -219,7 +219,7 @@ pub async fn delete(
 #[utoipa::path(get, path = "/v1/organization/users/{user_id}/roles", tag = "users",
     params(("user_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, description = "1 to 1000, default 1000"),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 1000"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<AssignedRole>), (status = 404, body = ErrorBody)))]
 pub async fn list_roles(

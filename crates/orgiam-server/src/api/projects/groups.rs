@@ -109,7 +109,7 @@ pub struct ProjectGroupCreate {
 #[utoipa::path(get, path = "/v1/organization/projects/{project_id}/groups", tag = "projects",
     params(("project_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, description = "1 to 1000, default 20"),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 20"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<ProjectGroupObject>), (status = 404, body = ErrorBody)))]
 pub async fn list(
@@ -215,7 +215,7 @@ pub async fn delete(
 #[utoipa::path(get, path = "/v1/projects/{project_id}/groups/{group_id}/roles", tag = "projects",
     params(("project_id" = String, Path), ("group_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, description = "1 to 1000, default 1000"),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 1000"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<AssignedRole>), (status = 404, body = ErrorBody)))]
 pub async fn list_roles(

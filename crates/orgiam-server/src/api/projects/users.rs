@@ -98,7 +98,7 @@ fn project_role(role: &str) -> Result<SystemRole> {
 #[utoipa::path(get, path = "/v1/organization/projects/{project_id}/users", tag = "projects",
     params(("project_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `last_id`"),
-           ("limit" = Option<i64>, Query, description = "1 to 100, default 20")),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20")),
     responses((status = 200, body = List<ProjectUserObject>), (status = 404, body = ErrorBody)))]
 pub async fn list(
     auth: Authorized<ProjectsRead>,
@@ -205,7 +205,7 @@ pub async fn delete(
 #[utoipa::path(get, path = "/v1/projects/{project_id}/users/{user_id}/roles", tag = "projects",
     params(("project_id" = String, Path), ("user_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, description = "1 to 1000, default 1000"),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 1000"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<AssignedRole>), (status = 404, body = ErrorBody)))]
 pub async fn list_roles(
