@@ -9,7 +9,9 @@
 //! the keys seen in the last `burst / per_second` seconds: a bucket that has refilled is
 //! equal to a missing one and is pruned. A request that runs longer than the timeout is
 //! answered with a 503 in its family's shape (the handler's future is dropped, which rolls
-//! back any open transaction).
+//! back any open transaction). The body is read whole (within the body limit) before the
+//! handler runs, so a request refused before its handler reads it never leaves an unread body
+//! that would make the server close a kept-alive connection.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
