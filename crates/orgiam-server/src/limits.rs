@@ -9,7 +9,9 @@
 //! the keys seen in the last `burst / per_second` seconds: a bucket that has refilled is
 //! equal to a missing one and is pruned. A request that runs longer than the timeout is
 //! answered with a 503 in its family's shape (the handler's future is dropped, which rolls
-//! back any open transaction).
+//! back any open transaction). The body is read whole (within the body limit) before the
+//! handler runs, so a request refused before its handler reads it never leaves an unread body
+//! that would make the server close a kept-alive connection.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -149,8 +151,8 @@ pub fn error_response(path: &str, e: Error) -> Response {
 }
 
 /// What runs before every handler (called by the router's one middleware, which read the
-/// clock at `start`): the rate limit by key, a path and query that decode cleanly, then the
-/// handler under the timeout.
+/// clock at `start`): the rate limit by key, a path and query that decode cleanly, then,
+/// under the timeout, the body read whole and the handler.
 pub async fn guard(state: &AppState, start: Instant, mut req: Request, next: Next) -> Response {
     let digest = crate::auth::secret_in(req.headers()).map(keys::hash);
     if let Some(digest) = digest {
@@ -167,11 +169,17 @@ pub async fn guard(state: &AppState, start: Instant, mut req: Request, next: Nex
     if let Err(e) = crate::extract::check_uri(req.uri()) {
         return error_response(req.uri().path(), e);
     }
-    let Some(timeout) = state.request_timeout else {
-        return next.run(req).await;
-    };
     let path = req.uri().path().to_owned();
-    match tokio::time::timeout(timeout, next.run(req)).await {
+    let run = async {
+        match buffered(req, state.body_limit).await {
+            Ok(req) => next.run(req).await,
+            Err(e) => error_response(&path, e),
+        }
+    };
+    let Some(timeout) = state.request_timeout else {
+        return run.await;
+    };
+    match tokio::time::timeout(timeout, run).await {
         Ok(res) => res,
         Err(_) => {
             tracing::warn!(route = %path, seconds = timeout.as_secs_f64(), "request timed out");
@@ -183,6 +191,29 @@ pub async fn guard(state: &AppState, start: Instant, mut req: Request, next: Nex
             error_response(&path, e)
         }
     }
+}
+
+/// The request with its whole body read (at most `limit` bytes, else a 413), so that a
+/// handler refusing it before reading (a 401 or 403) still leaves the connection clean for
+/// the client's next request instead of closing it under an unread body.
+async fn buffered(req: Request, limit: usize) -> Result<Request, Error> {
+    use axum::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+    let headers = req.headers();
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_none_or(|n| n == 0) && !headers.contains_key(TRANSFER_ENCODING) {
+        return Ok(req);
+    }
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(Error::payload_too_large(limit));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| Error::payload_too_large(limit))?;
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
 #[cfg(test)]

@@ -362,3 +362,88 @@ async fn security_headers_on_every_family_and_every_outcome() {
     }
     s.stop().await;
 }
+
+/// Reads one HTTP/1.1 response (headers and a `content-length` body) off `tcp`.
+async fn read_response(tcp: &mut tokio::net::TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                return text;
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut chunk))
+            .await
+            .expect("an answer")
+            .unwrap();
+        if n == 0 {
+            return String::from_utf8_lossy(&buf).to_string();
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_refused_before_its_body_arrives_leaves_the_connection_usable() {
+    let s = TestServer::start(Backend::Sqlite).await.unwrap();
+    let member = s
+        .post(
+            "/v1/organization/users",
+            json!({"email": "m@example.com", "name": "M", "role": "member"}),
+        )
+        .await
+        .expect(200);
+    let key = s
+        .post(
+            &format!(
+                "/v1/organization/users/{}/api_keys",
+                member["id"].as_str().unwrap()
+            ),
+            json!({"name": "m"}),
+        )
+        .await
+        .expect(200)["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let body = json!({"role_name": "not mine to make", "permissions": []}).to_string();
+    let head = format!(
+        "POST /v1/organization/roles HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {key}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    // the key lacks api.roles.write: the refusal is known before the body arrives
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tcp.write_all(body.as_bytes()).await.unwrap();
+    let first = read_response(&mut tcp).await;
+    assert!(first.starts_with("HTTP/1.1 403"), "{first}");
+    assert!(
+        !first.to_ascii_lowercase().contains("connection: close"),
+        "{first}"
+    );
+    // the same connection serves the next request
+    let next = format!(
+        "GET /v1/organization/roles HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {}\r\n\r\n",
+        s.admin_key
+    );
+    tcp.write_all(next.as_bytes()).await.unwrap();
+    let second = read_response(&mut tcp).await;
+    assert!(
+        second.starts_with("HTTP/1.1 200"),
+        "the connection was closed: {second:?}"
+    );
+    s.stop().await;
+}
