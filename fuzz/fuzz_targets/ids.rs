@@ -5,15 +5,15 @@
 
 use libfuzzer_sys::fuzz_target;
 use orgiam_core::ids::{
-    AssignmentId, AuditId, GroupId, InviteId, KeyId, OrgId, PermissionId, ProjectId, RoleId,
-    UserId,
+    AssignmentId, AuditId, GroupId, InviteId, KeyId, OrgId, PermissionId, ProjectId, RoleId, UserId,
 };
 
 fn shape(s: &str, prefix: &str) -> bool {
     s.strip_prefix(prefix).is_some_and(|r| {
         r.len() == 26
             && r.as_bytes()[0] <= b'7'
-            && r.bytes().all(|b| b"0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(&b))
+            && r.bytes()
+                .all(|b| b"0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(&b))
     })
 }
 
@@ -33,6 +33,17 @@ macro_rules! check {
 
 fuzz_target!(|data: &[u8]| {
     let s = String::from_utf8_lossy(data);
-    check!(&s, OrgId, UserId, InviteId, GroupId, ProjectId, RoleId, AuditId, KeyId,
-        AssignmentId, PermissionId);
+    check!(
+        &s,
+        OrgId,
+        UserId,
+        InviteId,
+        GroupId,
+        ProjectId,
+        RoleId,
+        AuditId,
+        KeyId,
+        AssignmentId,
+        PermissionId
+    );
 });

@@ -14,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
     buf[..head.len()].copy_from_slice(head);
     let limit = i64::from_le_bytes(buf);
     for (min, max) in [(1, 100), (1, 1000), (0, 1000)] {
-        let bounds = LimitBounds { min, max, default: 20 };
+        let bounds = LimitBounds {
+            min,
+            max,
+            default: 20,
+        };
         match bounds.check(Some(limit)) {
             Ok(n) => assert_eq!(i64::from(n), limit),
             Err(e) => {

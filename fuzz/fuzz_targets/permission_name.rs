@@ -11,7 +11,8 @@ fuzz_target!(|data: &[u8]| {
     let s = String::from_utf8_lossy(data);
     let shape = !s.is_empty()
         && s.len() <= 128
-        && s.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b':' | b'-'));
+        && s.bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b':' | b'-'));
     match permission_name("permission", &s) {
         Ok(()) => assert!(shape, "{s:?}"),
         Err(e) => {
