@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole orgiam test suite:
 #   * a throwaway PostgreSQL cluster (unless ORGIAM_TEST_POSTGRES_URL is already set),
-#   * every Rust suite (`cargo test --workspace`) on SQLite and PostgreSQL,
+#   * every Rust suite (`cargo test`, the default members) on SQLite and PostgreSQL,
 #   * the Python end-to-end suite (tests/python, official `openai` SDK, and the Fiddler v1
 #     client from its own venv) against the real `orgiam` binary on both backends; it also
 #     runs the npm `openai` smoke test of tests/node (`npm ci` there first when node_modules
@@ -289,9 +289,9 @@ RUST_LOG_FILE="$ROOT/target/test-sh-cargo-test.log"
 log "cargo build --bin orgiam"
 cargo build --bin orgiam
 
-log "cargo test --workspace (SQLite + PostgreSQL at $ORGIAM_TEST_POSTGRES_URL)"
-if ! cargo test --workspace 2>&1 | tee "$RUST_LOG_FILE"; then
-    die "cargo test --workspace failed (log: $RUST_LOG_FILE)"
+log "cargo test (SQLite + PostgreSQL at $ORGIAM_TEST_POSTGRES_URL)"
+if ! cargo test 2>&1 | tee "$RUST_LOG_FILE"; then
+    die "cargo test failed (log: $RUST_LOG_FILE)"
 fi
 rust_passed="$(awk '/^test result: /{for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^passed/) s += $i} END {print s + 0}' "$RUST_LOG_FILE")"
 rust_ignored="$(awk '/^test result: /{for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^ignored/) s += $i} END {print s + 0}' "$RUST_LOG_FILE")"
