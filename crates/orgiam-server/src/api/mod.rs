@@ -173,7 +173,12 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
                     "no key, or a key that is unknown, expired or revoked",
                 );
                 add("403", "the key lacks the permission the route needs");
+                add(
+                    "429",
+                    "the key is over its rate limit; `Retry-After` says when to retry",
+                );
             }
+            add("503", "the request took longer than the configured timeout");
             if op.request_body.is_some() {
                 add("413", "the body is larger than the configured limit");
             }
