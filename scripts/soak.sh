@@ -90,8 +90,8 @@ DATABASE="${SOAK_DATABASE:-sqlite://$SCRATCH/orgiam.db}"
 mkdir -p "$OUT"
 
 log "starting $BIN on $BASE ($(sed -E 's#//[^@/]*@#//…@#' <<<"$DATABASE"))"
-# The per-key rate limit would throttle a load generator using one key on purpose: off here.
-ORGIAM_RATE_LIMIT_PER_SECOND=0 ORGIAM_LOG=warn "$BIN" serve --listen "127.0.0.1:$PORT" --database "$DATABASE" \
+# The per-key rate limit stays at its default: the soak runs the configuration users run.
+ORGIAM_LOG=warn "$BIN" serve --listen "127.0.0.1:$PORT" --database "$DATABASE" \
     >"$SCRATCH/stdout.log" 2>"$SCRATCH/stderr.log" </dev/null &
 SERVER_PID=$!
 

@@ -22,7 +22,7 @@ PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 BASE="http://127.0.0.1:$PORT"
 cleanup() { [[ -n "${PID:-}" ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
-ORGIAM_LOG=warn ORGIAM_RATE_LIMIT_PER_SECOND=0 target/release/orgiam serve --listen "127.0.0.1:$PORT" \
+ORGIAM_LOG=warn target/release/orgiam serve --listen "127.0.0.1:$PORT" \
     --database "sqlite://$WORK/bench.db" >"$WORK/out" 2>"$WORK/err" &
 PID=$!
 for _ in $(seq 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.1; done

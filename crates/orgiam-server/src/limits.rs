@@ -27,10 +27,11 @@ use crate::auth::KeyDigest;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Default sustained rate per key: generous, so bulk admin work is never throttled.
-pub const DEFAULT_RATE_PER_SECOND: u32 = 1000;
+/// Default sustained rate per key: above what one server answers, so neither bulk admin work
+/// nor a service checking permissions with one key is throttled unless an operator asks.
+pub const DEFAULT_RATE_PER_SECOND: u32 = 100_000;
 /// Default burst per key.
-pub const DEFAULT_BURST: u32 = 10_000;
+pub const DEFAULT_BURST: u32 = 200_000;
 /// Default request timeout in seconds.
 pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
 

@@ -42,7 +42,7 @@ impl Store {
             .transpose()?;
         let org_id = OrgId::generate();
         let now = now_unix();
-        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut tx = self.begin_tx().await?;
         sqlx::query(
             "INSERT INTO organizations (id, name, created_at, revision) VALUES ($1, $2, $3, 1)",
         )

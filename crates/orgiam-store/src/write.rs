@@ -87,9 +87,21 @@ pub struct WriteTx {
 }
 
 impl Store {
+    /// Begins a transaction on the write pool in a task of its own, so that it completes
+    /// whatever happens to the caller: sqlx's `begin` is not cancel-safe on PostgreSQL (a
+    /// caller dropped mid-`BEGIN`, e.g. by the request timeout, would hand the pool back a
+    /// connection inside an open transaction). Dropped unused, the transaction rolls back.
+    pub(crate) async fn begin_tx(&self) -> Result<Transaction<'static, Any>> {
+        let pool = self.write.clone();
+        tokio::spawn(async move { pool.begin().await })
+            .await
+            .map_err(Error::internal)?
+            .map_err(db)
+    }
+
     /// Starts a write on `org_id`; fails with 404 if the organization does not exist.
     pub async fn begin_write(&self, org_id: &OrgId) -> Result<WriteTx> {
-        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut tx = self.begin_tx().await?;
         let revision: Option<i64> = sqlx::query_scalar(
             "UPDATE organizations SET revision = revision + 1 WHERE id = $1 RETURNING revision",
         )

@@ -414,9 +414,10 @@ pub async fn spawn_binary(
         .and_then(|s| s.split_whitespace().next())
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_owned();
-    // the bootstrap lines are printed before the listening line; give the reader a moment
+    // the bootstrap lines are printed before the listening line; give the reader (a task that
+    // a loaded machine may schedule late) a few seconds; a restart prints none
     let mut admin_key = None;
-    for _ in 0..50 {
+    for _ in 0..150 {
         admin_key = stdout
             .lock()
             .unwrap()
