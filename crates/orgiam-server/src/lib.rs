@@ -7,6 +7,7 @@ pub mod dialects;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod generate;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -42,6 +43,9 @@ pub struct ServeConfig {
     pub bootstrap_owner_email: String,
     /// Name of the organization created on first start.
     pub bootstrap_org_name: String,
+    /// Memory budget for the engine's loaded snapshots (estimated bytes); the least recently
+    /// used organizations are evicted past it and rebuilt on next use.
+    pub engine_memory_budget: u64,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -52,6 +56,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("root_key", &self.root_key.as_ref().map(|_| "<redacted>"))
             .field("body_limit", &self.body_limit)
             .field("sqlite_sync", &self.sqlite_sync)
+            .field("engine_memory_budget", &self.engine_memory_budget)
             .finish_non_exhaustive()
     }
 }
@@ -67,6 +72,7 @@ impl ServeConfig {
             sqlite_sync: SqliteSync::Full,
             bootstrap_owner_email: "owner@example.com".into(),
             bootstrap_org_name: "Default organization".into(),
+            engine_memory_budget: engine::DEFAULT_MEMORY_BUDGET,
         }
     }
 }
@@ -93,6 +99,8 @@ pub struct Server {
     pub bootstrap: Option<CreatedOrganization>,
     /// The store, for tests that inspect the database.
     pub store: Store,
+    /// The authorization engine, for tests that inspect its memory.
+    pub engine: std::sync::Arc<engine::Engine>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -143,7 +151,7 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
     } else {
         None
     };
-    let engine = engine::Engine::new(store.clone());
+    let engine = engine::Engine::with_budget(store.clone(), config.engine_memory_budget);
     let state = AppState::new(Inner {
         store: store.clone(),
         engine: engine.clone(),
@@ -196,6 +204,7 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
         addr,
         bootstrap,
         store,
+        engine,
         shutdown: tx,
         task,
     })
