@@ -283,7 +283,10 @@ async fn generate_org(
     // the organization's own permissions, beside the built-in ones
     let mut grantable: Vec<String> = BUILTIN_PERMISSIONS
         .iter()
-        .filter(|p| p.resource_type == ResourceType::Organization)
+        // admin keys stay the owners' (no custom role hands them out)
+        .filter(|p| {
+            p.resource_type == ResourceType::Organization && !p.name.starts_with("api.admin_keys.")
+        })
         .map(|p| p.id.to_owned())
         .collect();
     for name in [

@@ -7,7 +7,7 @@ use std::time::Duration;
 use orgiam_server::ServeConfig;
 use orgiam_server::generate::{Size, generate};
 use orgiam_store::{Store, StoreOptions};
-use orgiam_testkit::{Backend, TestServer, db_scalar, fresh_db, json};
+use orgiam_testkit::{Backend, TestDb, TestServer, db_scalar, fresh_db, json};
 
 async fn generated_data_serves(backend: Backend) {
     let Some(db) = fresh_db(backend).await else {
@@ -179,4 +179,120 @@ async fn generated_s_serves_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_s_serves_on_postgres() {
     generated_data_serves(Backend::Postgres).await;
+}
+
+/// Generates S into a fresh database and starts a server on it with `budget`.
+async fn serve_generated(
+    backend: Backend,
+    budget: u64,
+) -> Option<(
+    orgiam_server::Server,
+    orgiam_server::generate::Report,
+    TestDb,
+)> {
+    let db = fresh_db(backend).await?;
+    let store = Store::open(&StoreOptions::new(db.url.clone()))
+        .await
+        .unwrap();
+    let report = generate(&store, Size::S, 11, false).await.unwrap();
+    store.close().await;
+    let mut config = ServeConfig::new(db.url.clone());
+    config.listen = "127.0.0.1:0".into();
+    config.engine_memory_budget = budget;
+    let server = orgiam_server::start(config).await.unwrap();
+    Some((server, report, db))
+}
+
+async fn check(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    user: &str,
+    permission: &str,
+) -> bool {
+    let res = http
+        .post(format!("{base}/v1/organization/permissions/check"))
+        .bearer_auth(key)
+        .json(&json!({ "user_id": user, "permission": permission }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    body["allowed"].as_bool().unwrap()
+}
+
+/// Cold organizations are evicted under a small budget and rebuilt on next use, with the same
+/// answers, including after a write made while they were evicted; start-up loads nothing.
+async fn eviction_keeps_answers(backend: Backend) {
+    // about two generated S organizations fit
+    let one_org = 100 * 400 + 60_000;
+    let Some((server, report, _db)) = serve_generated(backend, 2 * one_org).await else {
+        return;
+    };
+    let (bytes, loaded, evicted) = server.engine.memory();
+    assert_eq!(
+        (bytes, loaded, evicted),
+        (0, 0, 0),
+        "start-up loads no snapshot"
+    );
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::new();
+    for o in &report.orgs {
+        assert!(check(&http, &base, &o.admin_key, &o.owner_id, "documents.write").await);
+        assert!(
+            !check(
+                &http,
+                &base,
+                &o.admin_key,
+                &o.sample_user_id,
+                "api.admin_keys.write"
+            )
+            .await
+        );
+    }
+    let (bytes, loaded, evicted) = server.engine.memory();
+    assert!(
+        evicted >= 7,
+        "{evicted} evictions, {loaded} loaded, {bytes} bytes"
+    );
+    assert!(loaded <= 3, "{loaded} loaded");
+    assert!(bytes <= 2 * one_org as u64, "{bytes} bytes over the budget");
+
+    // the first organization was evicted long ago: change it, then ask again
+    let o = &report.orgs[0];
+    let res = http
+        .post(format!("{base}/v1/organization/users/{}", o.sample_user_id))
+        .bearer_auth(&o.admin_key)
+        .json(&json!({ "role": "owner" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    for o2 in report.orgs.iter().skip(1) {
+        assert!(check(&http, &base, &o2.admin_key, &o2.owner_id, "api.users.read").await);
+    }
+    assert!(
+        check(
+            &http,
+            &base,
+            &o.admin_key,
+            &o.sample_user_id,
+            "api.admin_keys.write"
+        )
+        .await
+    );
+    assert!(check(&http, &base, &o.admin_key, &o.owner_id, "documents.write").await);
+    assert!(server.engine.memory().2 > evicted, "evictions went on");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eviction_keeps_answers_on_sqlite() {
+    eviction_keeps_answers(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eviction_keeps_answers_on_postgres() {
+    eviction_keeps_answers(Backend::Postgres).await;
 }
