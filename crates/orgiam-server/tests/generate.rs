@@ -257,7 +257,7 @@ async fn eviction_keeps_answers(backend: Backend) {
         "{evicted} evictions, {loaded} loaded, {bytes} bytes"
     );
     assert!(loaded <= 3, "{loaded} loaded");
-    assert!(bytes <= 2 * one_org as u64, "{bytes} bytes over the budget");
+    assert!(bytes <= 2 * one_org, "{bytes} bytes over the budget");
 
     // the first organization was evicted long ago: change it, then ask again
     let o = &report.orgs[0];
