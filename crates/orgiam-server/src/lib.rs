@@ -46,6 +46,8 @@ pub struct ServeConfig {
     /// Memory budget for the engine's loaded snapshots (estimated bytes); the least recently
     /// used organizations are evicted past it and rebuilt on next use.
     pub engine_memory_budget: u64,
+    /// Emit every SQL statement as a `tracing` debug event (for tests of query plans).
+    pub log_statements: bool,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -73,6 +75,7 @@ impl ServeConfig {
             bootstrap_owner_email: "owner@example.com".into(),
             bootstrap_org_name: "Default organization".into(),
             engine_memory_budget: engine::DEFAULT_MEMORY_BUDGET,
+            log_statements: false,
         }
     }
 }
@@ -137,6 +140,7 @@ fn metrics_handle() -> Option<PrometheusHandle> {
 pub async fn start(config: ServeConfig) -> Result<Server> {
     let mut options = StoreOptions::new(config.database.clone());
     options.sqlite_sync = config.sqlite_sync;
+    options.log_statements = config.log_statements;
     let store = Store::open(&options).await?;
     let bootstrap = if store.count_organizations().await? == 0 {
         Some(

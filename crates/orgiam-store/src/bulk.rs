@@ -1,9 +1,10 @@
 //! Bulk loading for generated data sets: multi-row `INSERT`s in large transactions, on both
 //! engines through the one SQL layer.
 //!
-//! Rows are buffered per table and written in statements of a fixed number of rows, so each
-//! statement is prepared once per connection and then reused; a buffer that is not full is
-//! written in power-of-two pieces, which keeps the number of distinct statements small. Every
+//! Rows are buffered per table and written in statements of a fixed number of rows (per table
+//! and engine), so each statement is prepared once per connection and then reused; a buffer
+//! that is not full is written in power-of-two pieces, which keeps the number of distinct
+//! statements small. Every
 //! flush writes the tables in dependency order (parents first), so a row may be pushed as soon
 //! as the rows it references have been pushed.
 //!
@@ -15,7 +16,7 @@
 use orgiam_core::Result;
 use sqlx::{Any, Transaction};
 
-use crate::db::{Store, db};
+use crate::db::{Backend, Store, db};
 
 /// A table the bulk loader writes, in dependency order (parents first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -221,9 +222,28 @@ impl From<Option<i64>> for Cell {
     }
 }
 
-/// Rows per full statement (a power of two; at most 13 columns × 512 = 6,656 parameters, under
-/// both engines' limits).
+/// Rows buffered per table before a flush (a power of two).
 const ROWS_PER_STATEMENT: usize = 512;
+
+/// Parameters per statement. SQLite resolves each numbered parameter by walking the list of
+/// all of them (sqlx binds `$n` by name), which makes binding quadratic in the statement's
+/// parameter count: small statements are faster there. PostgreSQL is the other way round.
+fn max_params(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 128,
+        Backend::Postgres => 8_192,
+    }
+}
+
+/// Rows per full statement of `table`: the largest power of two within the parameter budget.
+fn rows_per_statement(backend: Backend, table: BulkTable) -> usize {
+    let fit = (max_params(backend) / table.columns().len()).clamp(1, ROWS_PER_STATEMENT);
+    let mut n = 1;
+    while n * 2 <= fit {
+        n *= 2;
+    }
+    n
+}
 
 /// Buffers rows and writes them in large transactions; see the module documentation.
 pub struct BulkWriter {
@@ -305,6 +325,7 @@ impl BulkWriter {
         if self.tx.is_none() {
             self.tx = Some(self.store.write.begin().await.map_err(db)?);
         }
+        let backend = self.store.backend();
         let Some(tx) = self.tx.as_mut() else {
             return Ok(());
         };
@@ -313,7 +334,7 @@ impl BulkWriter {
             let mut rest = rows.as_slice();
             while !rest.is_empty() {
                 // the largest power of two that fits: few distinct statements to prepare
-                let mut n = ROWS_PER_STATEMENT;
+                let mut n = rows_per_statement(backend, table);
                 while n > rest.len() {
                     n /= 2;
                 }
