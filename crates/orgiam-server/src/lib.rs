@@ -142,7 +142,7 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
     options.sqlite_sync = config.sqlite_sync;
     options.log_statements = config.log_statements;
     let store = Store::open(&options).await?;
-    let bootstrap = if store.count_organizations().await? == 0 {
+    let bootstrap = if !store.has_organizations().await? {
         Some(
             store
                 .create_organization(
