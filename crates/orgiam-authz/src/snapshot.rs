@@ -399,6 +399,32 @@ impl Snapshot {
         self.users.len()
     }
 
+    /// An estimate of the heap this snapshot holds, in bytes, from its entry counts alone
+    /// (O(1), so it can be asked after every update). It counts a member with the few
+    /// assignments and groups typical members have, a role with its permission set and holder
+    /// set, a group with its members; shared parts (the permission index, interned ids) are
+    /// counted once per entry that points at them, so the estimate errs high. Calibrated
+    /// against the resident memory of fully loaded generated organizations
+    /// (docs/PERFORMANCE.md).
+    pub fn approx_bytes(&self) -> usize {
+        /// Id, map slot, entry, ~3 direct assignments, ~2 groups, its place in holder sets.
+        const PER_USER: usize = 400;
+        /// Id, name, permission set, holder set header.
+        const PER_ROLE: usize = 200;
+        /// Id, entry, member set, assignments.
+        const PER_GROUP: usize = 300;
+        /// Holder-set entry of a role.
+        const PER_HOLDER_SET: usize = 64;
+        const PER_PROJECT: usize = 64;
+        const FIXED: usize = 4096;
+        FIXED
+            + self.users.len() * PER_USER
+            + self.roles.len() * PER_ROLE
+            + self.groups.len() * PER_GROUP
+            + self.holders.len() * PER_HOLDER_SET
+            + self.projects.len() * PER_PROJECT
+    }
+
     /// Whether `user` holds `permission` (in `project`, or at organization level) at `now`.
     #[inline]
     pub fn check(&self, user: &str, permission: &str, project: Option<&str>, now: i64) -> bool {

@@ -11,10 +11,14 @@
 //!   (`at_least_revision`) is answered from a snapshot at least that new;
 //! - catching up costs what changed: only the entities in the change log are reloaded;
 //! - cached API keys of an organization are dropped as soon as its keys or memberships
-//!   change, so a revoked key fails on its very next request.
+//!   change, so a revoked key fails on its very next request;
+//! - bounded memory: start-up loads no snapshot; when the loaded snapshots' estimated size
+//!   ([`Snapshot::approx_bytes`]) passes the memory budget, the least recently used
+//!   organizations are evicted (never one being loaded or updated at that moment) and rebuilt
+//!   from the database on their next use, so an answer never depends on what was evicted.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use orgiam_authz::{Registry, Snapshot};
@@ -35,8 +39,10 @@ struct OrgState {
     /// Revision of the last change to keys or memberships seen (cached keys loaded before it
     /// are stale).
     keys_epoch: AtomicI64,
-    /// Last use, Unix seconds.
-    last_used: AtomicI64,
+    /// Last use, as a tick of the engine's use counter (orders organizations by recency).
+    last_used: AtomicU64,
+    /// Estimated size of the loaded snapshot (0 when none is loaded).
+    bytes: AtomicU64,
 }
 
 /// A cached key: the principal, its expiry, and the snapshot revision it was read at.
@@ -53,16 +59,36 @@ pub struct Engine {
     registry: Registry,
     orgs: Mutex<FxHashMap<OrgId, Arc<OrgState>>>,
     keys: Mutex<FxHashMap<String, CachedKey>>,
+    /// The memory budget for loaded snapshots, in estimated bytes.
+    budget: u64,
+    /// Estimated bytes of every loaded snapshot together.
+    resident: AtomicU64,
+    /// Use counter (see [`OrgState::last_used`]).
+    ticks: AtomicU64,
+    /// Snapshots evicted so far.
+    evictions: AtomicU64,
 }
 
+/// The default memory budget for loaded snapshots: 1 GiB.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
+
 impl Engine {
-    /// An engine over `store`; installs the store's commit hook.
+    /// An engine over `store` with the default memory budget; installs the store's commit hook.
     pub fn new(store: Store) -> Arc<Engine> {
+        Self::with_budget(store, DEFAULT_MEMORY_BUDGET)
+    }
+
+    /// An engine over `store` keeping loaded snapshots under `budget` estimated bytes.
+    pub fn with_budget(store: Store, budget: u64) -> Arc<Engine> {
         let engine = Arc::new(Engine {
             store: store.clone(),
             registry: Registry::new(),
             orgs: Mutex::new(FxHashMap::default()),
             keys: Mutex::new(FxHashMap::default()),
+            budget,
+            resident: AtomicU64::new(0),
+            ticks: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&engine);
         store.set_commit_hook(Arc::new(move |org, revision| {
@@ -90,7 +116,10 @@ impl Engine {
     /// `at_least`. 404 if the organization does not exist.
     pub async fn snapshot(&self, org: &OrgId, at_least: i64) -> Result<Arc<Snapshot>> {
         let st = self.state(org);
-        st.last_used.store(now_unix(), Ordering::Relaxed);
+        st.last_used.store(
+            self.ticks.fetch_add(1, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         let wanted = st.wanted.load(Ordering::Acquire).max(at_least);
         if let Some(s) = self.registry.get(org.as_str()) {
             if s.revision() >= wanted {
@@ -104,6 +133,8 @@ impl Engine {
             Some(s) => {
                 let Some(changes) = self.store.load_changes(org, s.revision()).await? else {
                     self.registry.evict(org.as_str());
+                    let freed = st.bytes.swap(0, Ordering::AcqRel);
+                    self.resident.fetch_sub(freed, Ordering::AcqRel);
                     return Err(Error::not_found("organization", org.as_str()));
                 };
                 if changes.keys_changed {
@@ -112,10 +143,15 @@ impl Engine {
                 }
                 let next = s.apply(changes.revision, changes.deltas, now_unix());
                 st.wanted.fetch_max(next.revision(), Ordering::AcqRel);
+                self.account(&st, &next);
                 self.registry.publish(org.as_str(), next);
-                self.registry
+                let out = self
+                    .registry
                     .get(org.as_str())
-                    .ok_or_else(|| Error::internal("snapshot vanished"))
+                    .ok_or_else(|| Error::internal("snapshot vanished"));
+                drop(_guard);
+                self.evict_over_budget(org);
+                out
             }
             None => {
                 let data = self
@@ -126,12 +162,71 @@ impl Engine {
                 let snap = Snapshot::build(&data, now_unix());
                 st.wanted.fetch_max(snap.revision(), Ordering::AcqRel);
                 st.keys_epoch.fetch_max(snap.revision(), Ordering::AcqRel);
+                self.account(&st, &snap);
                 self.registry.publish(org.as_str(), snap);
-                self.registry
+                let out = self
+                    .registry
                     .get(org.as_str())
-                    .ok_or_else(|| Error::internal("snapshot vanished"))
+                    .ok_or_else(|| Error::internal("snapshot vanished"));
+                drop(_guard);
+                self.evict_over_budget(org);
+                out
             }
         }
+    }
+
+    /// Records the estimated size of the snapshot about to be published for `st`.
+    fn account(&self, st: &OrgState, snap: &Snapshot) {
+        let new = snap.approx_bytes() as u64;
+        let old = st.bytes.swap(new, Ordering::AcqRel);
+        if new >= old {
+            self.resident.fetch_add(new - old, Ordering::AcqRel);
+        } else {
+            self.resident.fetch_sub(old - new, Ordering::AcqRel);
+        }
+    }
+
+    /// Evicts the least recently used organizations (other than `keep`, and other than any
+    /// being loaded or updated right now) until the loaded snapshots fit the budget.
+    fn evict_over_budget(&self, keep: &OrgId) {
+        if self.resident.load(Ordering::Acquire) <= self.budget {
+            return;
+        }
+        let mut candidates: Vec<(u64, OrgId, Arc<OrgState>)> = {
+            let orgs = match self.orgs.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            orgs.iter()
+                .filter(|(id, st)| *id != keep && st.bytes.load(Ordering::Acquire) > 0)
+                .map(|(id, st)| (st.last_used.load(Ordering::Relaxed), id.clone(), st.clone()))
+                .collect()
+        };
+        candidates.sort_by_key(|c| c.0);
+        for (_, org, st) in candidates {
+            if self.resident.load(Ordering::Acquire) <= self.budget {
+                break;
+            }
+            // an organization being loaded or caught up is in use: leave it
+            let Ok(_guard) = st.lock.try_lock() else {
+                continue;
+            };
+            self.registry.evict(org.as_str());
+            let freed = st.bytes.swap(0, Ordering::AcqRel);
+            self.resident.fetch_sub(freed, Ordering::AcqRel);
+            self.evictions.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(org = %org, bytes = freed, "evicted a cold snapshot");
+        }
+    }
+
+    /// Estimated bytes of the loaded snapshots, how many are loaded, and how many were evicted
+    /// so far.
+    pub fn memory(&self) -> (u64, usize, u64) {
+        (
+            self.resident.load(Ordering::Acquire),
+            self.registry.loaded().len(),
+            self.evictions.load(Ordering::Relaxed),
+        )
     }
 
     fn drop_keys_of(&self, org: &OrgId) {

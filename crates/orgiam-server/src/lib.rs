@@ -7,6 +7,7 @@ pub mod dialects;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod generate;
 pub mod limits;
 pub mod state;
 
@@ -49,6 +50,11 @@ pub struct ServeConfig {
     pub rate_limit_burst: u32,
     /// How long a request may run before it is answered with a 503; `None` for no limit.
     pub request_timeout: Option<Duration>,
+    /// Memory budget for the engine's loaded snapshots (estimated bytes); the least recently
+    /// used organizations are evicted past it and rebuilt on next use.
+    pub engine_memory_budget: u64,
+    /// Emit every SQL statement as a `tracing` debug event (for tests of query plans).
+    pub log_statements: bool,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -62,6 +68,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("rate_limit_per_second", &self.rate_limit_per_second)
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("request_timeout", &self.request_timeout)
+            .field("engine_memory_budget", &self.engine_memory_budget)
             .finish_non_exhaustive()
     }
 }
@@ -80,6 +87,8 @@ impl ServeConfig {
             rate_limit_per_second: limits::DEFAULT_RATE_PER_SECOND,
             rate_limit_burst: limits::DEFAULT_BURST,
             request_timeout: Some(Duration::from_secs(limits::DEFAULT_REQUEST_TIMEOUT_SECONDS)),
+            engine_memory_budget: engine::DEFAULT_MEMORY_BUDGET,
+            log_statements: false,
         }
     }
 }
@@ -106,6 +115,8 @@ pub struct Server {
     pub bootstrap: Option<CreatedOrganization>,
     /// The store, for tests that inspect the database.
     pub store: Store,
+    /// The authorization engine, for tests that inspect its memory.
+    pub engine: std::sync::Arc<engine::Engine>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -142,8 +153,9 @@ fn metrics_handle() -> Option<PrometheusHandle> {
 pub async fn start(config: ServeConfig) -> Result<Server> {
     let mut options = StoreOptions::new(config.database.clone());
     options.sqlite_sync = config.sqlite_sync;
+    options.log_statements = config.log_statements;
     let store = Store::open(&options).await?;
-    let bootstrap = if store.count_organizations().await? == 0 {
+    let bootstrap = if !store.has_organizations().await? {
         Some(
             store
                 .create_organization(
@@ -156,7 +168,7 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
     } else {
         None
     };
-    let engine = engine::Engine::new(store.clone());
+    let engine = engine::Engine::with_budget(store.clone(), config.engine_memory_budget);
     let state = AppState::new(Inner {
         store: store.clone(),
         engine: engine.clone(),
@@ -211,6 +223,7 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
         addr,
         bootstrap,
         store,
+        engine,
         shutdown: tx,
         task,
     })

@@ -4,6 +4,7 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use orgiam_server::generate::Size;
 use orgiam_server::{DEFAULT_BODY_LIMIT, ServeConfig, limits, redact_url};
 use orgiam_store::{SqliteSync, Store, StoreOptions};
 use tracing_subscriber::EnvFilter;
@@ -69,6 +70,15 @@ enum Command {
         /// Seconds a request may run before it is answered with a 503; 0 for no limit.
         #[arg(long, env = "ORGIAM_REQUEST_TIMEOUT_SECONDS", default_value_t = limits::DEFAULT_REQUEST_TIMEOUT_SECONDS)]
         request_timeout_seconds: u64,
+        /// Memory budget of the authorization engine's loaded snapshots, in (estimated)
+        /// bytes; the least recently used organizations are evicted past it.
+        #[arg(long, env = "ORGIAM_ENGINE_MEMORY_BYTES", default_value_t = orgiam_server::engine::DEFAULT_MEMORY_BUDGET)]
+        engine_memory_budget_bytes: u64,
+    },
+    /// Developer tools: generated data sets for benchmarks.
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
     },
     /// Apply the database migrations and exit.
     Migrate {
@@ -80,6 +90,31 @@ enum Command {
         )]
         database: String,
     },
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Fill a database with a deterministic data set (S, M or L; see docs/PERFORMANCE.md).
+    Generate {
+        /// Database URL (best a fresh one).
+        #[arg(long, env = "ORGIAM_DATABASE_URL")]
+        database: String,
+        /// S: 10 orgs x 100 members; M: 1,000 orgs x 1,000 members; L: M plus one org of
+        /// 100,000 members and 100,000 roles.
+        #[arg(long, value_parser = parse_size)]
+        size: Size,
+        /// Seed: the same size and seed give the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write one line per organization (org id, members, custom roles, owner id, admin
+        /// key, sample user id; tab-separated) to this file. It holds secrets.
+        #[arg(long)]
+        keys_file: Option<std::path::PathBuf>,
+    },
+}
+
+fn parse_size(s: &str) -> Result<Size, String> {
+    Size::parse(s).ok_or_else(|| format!("unknown size '{s}': use S, M or L"))
 }
 
 fn init_logs(format: LogFormat) {
@@ -109,6 +144,7 @@ async fn main() -> ExitCode {
             rate_limit_per_second,
             rate_limit_burst,
             request_timeout_seconds,
+            engine_memory_budget_bytes,
         } => {
             let mut config = ServeConfig::new(database);
             config.listen = listen;
@@ -119,12 +155,22 @@ async fn main() -> ExitCode {
             config.rate_limit_burst = rate_limit_burst;
             config.request_timeout = (request_timeout_seconds > 0)
                 .then(|| std::time::Duration::from_secs(request_timeout_seconds));
+            config.engine_memory_budget = engine_memory_budget_bytes;
             config.sqlite_sync = match sqlite_synchronous {
                 Sync::Full => SqliteSync::Full,
                 Sync::Normal => SqliteSync::Normal,
             };
             serve(config).await
         }
+        Command::Dev {
+            command:
+                DevCommand::Generate {
+                    database,
+                    size,
+                    seed,
+                    keys_file,
+                },
+        } => dev_generate(&database, size, seed, keys_file.as_deref()).await,
         Command::Migrate { database } => {
             match Store::open(&StoreOptions::new(database.clone())).await {
                 Ok(store) => {
@@ -144,6 +190,42 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn dev_generate(
+    database: &str,
+    size: Size,
+    seed: u64,
+    keys_file: Option<&std::path::Path>,
+) -> orgiam_core::Result<()> {
+    let store = Store::open(&StoreOptions::new(database)).await?;
+    let report = orgiam_server::generate::generate(&store, size, seed, true).await?;
+    if let Some(path) = keys_file {
+        let mut out = String::new();
+        for o in &report.orgs {
+            out.push_str(&format!(
+                "{}\t{}\t{}\t{}\t{}\t{}\n",
+                o.org_id, o.members, o.custom_roles, o.owner_id, o.admin_key, o.sample_user_id
+            ));
+        }
+        std::fs::write(path, out).map_err(|e| {
+            orgiam_core::Error::invalid(
+                "keys_file",
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?;
+    }
+    let secs = report.elapsed.as_secs_f64().max(1e-3);
+    eprintln!(
+        "orgiam: generated {} rows in {secs:.1} s ({:.0} rows/s)",
+        report.rows,
+        report.rows as f64 / secs
+    );
+    for (table, n) in store.table_counts().await? {
+        println!("{table:<22} {n:>12}");
+    }
+    store.close().await;
+    Ok(())
 }
 
 async fn serve(config: ServeConfig) -> orgiam_core::Result<()> {

@@ -62,10 +62,13 @@ impl Holder<'_> {
     fn condition(self) -> (String, usize) {
         let who = match self.principal {
             Principal::User(_) => {
-                "(ra.user_id = $2 OR ra.group_id IN \
-                 (SELECT gm.group_id FROM group_members gm WHERE gm.org_id = $1 AND gm.user_id = $2))"
+                // one IN list on principal_id (the user and their groups; the ids' prefixes
+                // differ), so that it is a search of (org_id, principal_id): an OR of user_id
+                // and group_id read every assignment of the organization
+                "ra.principal_id IN (SELECT $2 UNION ALL \
+                 SELECT gm.group_id FROM group_members gm WHERE gm.org_id = $1 AND gm.user_id = $2)"
             }
-            Principal::Group(_) => "ra.group_id = $2",
+            Principal::Group(_) => "ra.principal_id = $2",
         };
         let (scope, n) = match self.project {
             None => ("ra.project_id IS NULL", 3),

@@ -50,6 +50,9 @@ pub struct StoreOptions {
     pub sqlite_sync: SqliteSync,
     /// Maximum connections for reads (PostgreSQL: for everything).
     pub max_connections: u32,
+    /// Emit every statement as a `tracing` debug event (target `sqlx::query`), for tests that
+    /// collect the SQL the server issues; off by default.
+    pub log_statements: bool,
 }
 
 impl StoreOptions {
@@ -59,6 +62,7 @@ impl StoreOptions {
             url: url.into(),
             sqlite_sync: SqliteSync::Full,
             max_connections: 16,
+            log_statements: false,
         }
     }
 }
@@ -101,9 +105,12 @@ impl Store {
         let store = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url(&options.url);
-                let connect = AnyConnectOptions::from_str(&url)
-                    .map_err(|e| Error::invalid("database", format!("invalid database url: {e}")))?
-                    .disable_statement_logging();
+                let connect = statement_logging(
+                    AnyConnectOptions::from_str(&url).map_err(|e| {
+                        Error::invalid("database", format!("invalid database url: {e}"))
+                    })?,
+                    options.log_statements,
+                );
                 let sync = match options.sqlite_sync {
                     SqliteSync::Full => "FULL",
                     SqliteSync::Normal => "NORMAL",
@@ -138,9 +145,12 @@ impl Store {
                 }
             }
             Backend::Postgres => {
-                let connect = AnyConnectOptions::from_str(&options.url)
-                    .map_err(|e| Error::invalid("database", format!("invalid database url: {e}")))?
-                    .disable_statement_logging();
+                let connect = statement_logging(
+                    AnyConnectOptions::from_str(&options.url).map_err(|e| {
+                        Error::invalid("database", format!("invalid database url: {e}"))
+                    })?,
+                    options.log_statements,
+                );
                 let pool = AnyPoolOptions::new()
                     .max_connections(options.max_connections.max(2))
                     .acquire_timeout(Duration::from_secs(30))
@@ -199,6 +209,16 @@ impl Store {
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+    }
+}
+
+fn statement_logging(options: AnyConnectOptions, on: bool) -> AnyConnectOptions {
+    if on {
+        options
+            .log_statements(log::LevelFilter::Debug)
+            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(3600))
+    } else {
+        options.disable_statement_logging()
     }
 }
 

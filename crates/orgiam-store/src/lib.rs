@@ -5,6 +5,7 @@
 mod apikeys;
 mod assignments;
 mod audit;
+mod bulk;
 mod db;
 mod engine_data;
 mod grants;
@@ -19,6 +20,7 @@ mod roles;
 mod sql;
 mod write;
 
+pub use bulk::{BulkTable, BulkWriter, Cell};
 pub use db::{Backend, CommitHook, SqliteSync, Store, StoreOptions};
 pub use engine_data::Changes;
 pub use groups::{Group, GroupMember, GroupMemberAdded};

@@ -104,12 +104,14 @@ impl Store {
         })
     }
 
-    /// How many organizations exist (zero on a fresh database).
-    pub async fn count_organizations(&self) -> Result<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM organizations")
-            .fetch_one(&self.read)
+    /// Whether any organization exists (none on a fresh database). Reads at most one row, so
+    /// start-up does not grow with the number of organizations.
+    pub async fn has_organizations(&self) -> Result<bool> {
+        let any: Option<String> = sqlx::query_scalar("SELECT id FROM organizations LIMIT 1")
+            .fetch_optional(&self.read)
             .await
-            .map_err(db)
+            .map_err(db)?;
+        Ok(any.is_some())
     }
 
     /// One organization.

@@ -1,0 +1,419 @@
+//! Bulk loading for generated data sets: multi-row `INSERT`s in large transactions, on both
+//! engines through the one SQL layer.
+//!
+//! Rows are buffered per table and written in statements of a fixed number of rows (per table
+//! and engine), so each statement is prepared once per connection and then reused; a buffer
+//! that is not full is written in power-of-two pieces, which keeps the number of distinct
+//! statements small. Every
+//! flush writes the tables in dependency order (parents first), so a row may be pushed as soon
+//! as the rows it references have been pushed.
+//!
+//! Bulk loading bypasses the service functions (no audit event per row, no revision bump per
+//! row): it is meant for an organization created by the same load, whose revision the loader
+//! sets once. The change-log triggers still fire; [`BulkWriter::forget_changes`] drops the rows
+//! they wrote for such an organization, which no snapshot will ever need.
+
+use orgiam_core::Result;
+use sqlx::{Any, Transaction};
+
+use crate::db::{Backend, Store, db};
+
+/// A table the bulk loader writes, in dependency order (parents first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BulkTable {
+    /// `organizations`
+    Organizations,
+    /// `users`
+    Users,
+    /// `memberships`
+    Memberships,
+    /// `permissions`
+    Permissions,
+    /// `projects`
+    Projects,
+    /// `roles`
+    Roles,
+    /// `role_permissions`
+    RolePermissions,
+    /// `org_groups`
+    Groups,
+    /// `group_members`
+    GroupMembers,
+    /// `project_members`
+    ProjectMembers,
+    /// `project_groups`
+    ProjectGroups,
+    /// `role_assignments`
+    RoleAssignments,
+    /// `api_keys`
+    ApiKeys,
+    /// `audit_events`
+    AuditEvents,
+}
+
+impl BulkTable {
+    /// Every table, in dependency order.
+    pub const ALL: [BulkTable; 14] = [
+        Self::Organizations,
+        Self::Users,
+        Self::Memberships,
+        Self::Permissions,
+        Self::Projects,
+        Self::Roles,
+        Self::RolePermissions,
+        Self::Groups,
+        Self::GroupMembers,
+        Self::ProjectMembers,
+        Self::ProjectGroups,
+        Self::RoleAssignments,
+        Self::ApiKeys,
+        Self::AuditEvents,
+    ];
+
+    /// The SQL table name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Organizations => "organizations",
+            Self::Users => "users",
+            Self::Memberships => "memberships",
+            Self::Permissions => "permissions",
+            Self::Projects => "projects",
+            Self::Roles => "roles",
+            Self::RolePermissions => "role_permissions",
+            Self::Groups => "org_groups",
+            Self::GroupMembers => "group_members",
+            Self::ProjectMembers => "project_members",
+            Self::ProjectGroups => "project_groups",
+            Self::RoleAssignments => "role_assignments",
+            Self::ApiKeys => "api_keys",
+            Self::AuditEvents => "audit_events",
+        }
+    }
+
+    /// The columns a pushed row gives, in order.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Self::Organizations => &["id", "name", "created_at", "revision"],
+            Self::Users => &["id", "email", "email_key", "created_at"],
+            Self::Memberships => &["org_id", "user_id", "name", "created_at"],
+            Self::Permissions => &[
+                "id",
+                "org_id",
+                "name",
+                "description",
+                "resource_type",
+                "created_at",
+            ],
+            Self::Projects => &["id", "org_id", "name", "created_at", "archived_at"],
+            Self::Roles => &[
+                "id",
+                "org_id",
+                "project_id",
+                "resource_type",
+                "name",
+                "name_key",
+                "description",
+                "metadata",
+                "created_at",
+                "updated_at",
+                "created_by",
+            ],
+            Self::RolePermissions => &["role_id", "permission_id"],
+            Self::Groups => &[
+                "id",
+                "org_id",
+                "name",
+                "name_key",
+                "created_at",
+                "updated_at",
+            ],
+            Self::GroupMembers => &["org_id", "group_id", "user_id", "created_at"],
+            Self::ProjectMembers => &["org_id", "project_id", "user_id", "created_at"],
+            Self::ProjectGroups => &["org_id", "project_id", "group_id", "created_at"],
+            Self::RoleAssignments => &[
+                "id",
+                "org_id",
+                "role_id",
+                "principal_type",
+                "principal_id",
+                "user_id",
+                "group_id",
+                "project_id",
+                "is_base",
+                "created_at",
+                "created_by",
+                "expires_at",
+                "metadata",
+            ],
+            Self::ApiKeys => &[
+                "id",
+                "org_id",
+                "kind",
+                "name",
+                "secret_hash",
+                "redacted_value",
+                "user_id",
+                "created_by",
+                "created_at",
+                "last_used_at",
+                "expires_at",
+            ],
+            Self::AuditEvents => &[
+                "id",
+                "org_id",
+                "type",
+                "effective_at",
+                "actor_type",
+                "actor_user_id",
+                "actor_email",
+                "actor_key_id",
+                "project_id",
+                "resource_id",
+                "details",
+            ],
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One column value of a pushed row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    /// A `TEXT` value.
+    Text(String),
+    /// A `BIGINT` value.
+    Int(i64),
+    /// `NULL` in a `TEXT` column.
+    NullText,
+    /// `NULL` in a `BIGINT` column.
+    NullInt,
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Self {
+        Cell::Text(s.to_owned())
+    }
+}
+
+impl From<String> for Cell {
+    fn from(s: String) -> Self {
+        Cell::Text(s)
+    }
+}
+
+impl From<i64> for Cell {
+    fn from(v: i64) -> Self {
+        Cell::Int(v)
+    }
+}
+
+impl From<Option<String>> for Cell {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Cell::NullText, Cell::Text)
+    }
+}
+
+impl From<Option<i64>> for Cell {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Cell::NullInt, Cell::Int)
+    }
+}
+
+/// Rows buffered per table before a flush (a power of two).
+const ROWS_PER_STATEMENT: usize = 512;
+
+/// Parameters per statement. SQLite resolves each numbered parameter by walking the list of
+/// all of them (sqlx binds `$n` by name), which makes binding quadratic in the statement's
+/// parameter count: small statements are faster there. PostgreSQL is the other way round.
+fn max_params(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 128,
+        Backend::Postgres => 8_192,
+    }
+}
+
+/// Rows per full statement of `table`: the largest power of two within the parameter budget.
+fn rows_per_statement(backend: Backend, table: BulkTable) -> usize {
+    let fit = (max_params(backend) / table.columns().len()).clamp(1, ROWS_PER_STATEMENT);
+    let mut n = 1;
+    while n * 2 <= fit {
+        n *= 2;
+    }
+    n
+}
+
+/// Buffers rows and writes them in large transactions; see the module documentation.
+pub struct BulkWriter {
+    store: Store,
+    tx: Option<Transaction<'static, Any>>,
+    buffers: Vec<Vec<Vec<Cell>>>,
+    written: [u64; BulkTable::ALL.len()],
+    in_transaction: u64,
+}
+
+impl std::fmt::Debug for BulkWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BulkWriter")
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
+}
+
+fn insert_sql(table: BulkTable, rows: usize) -> String {
+    let cols = table.columns();
+    let mut sql = format!("INSERT INTO {} ({}) VALUES ", table.name(), cols.join(", "));
+    let mut n = 1;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..cols.len() {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&n.to_string());
+            n += 1;
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+impl Store {
+    /// A bulk writer on this store's writer connection.
+    pub fn bulk_writer(&self) -> BulkWriter {
+        BulkWriter {
+            store: self.clone(),
+            tx: None,
+            buffers: BulkTable::ALL.iter().map(|_| Vec::new()).collect(),
+            written: [0; BulkTable::ALL.len()],
+            in_transaction: 0,
+        }
+    }
+}
+
+impl BulkWriter {
+    /// Buffers one row of `table` (its cells in [`BulkTable::columns`] order); writes every
+    /// buffer once this one is full.
+    pub async fn push(&mut self, table: BulkTable, row: Vec<Cell>) -> Result<()> {
+        if row.len() != table.columns().len() {
+            return Err(orgiam_core::Error::internal(format!(
+                "bulk row for {} has {} cells, not {}",
+                table.name(),
+                row.len(),
+                table.columns().len()
+            )));
+        }
+        let buf = &mut self.buffers[table.index()];
+        buf.push(row);
+        if buf.len() >= ROWS_PER_STATEMENT {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes every buffered row, parents first, inside the open transaction.
+    pub async fn flush(&mut self) -> Result<()> {
+        if self.buffers.iter().all(Vec::is_empty) {
+            return Ok(());
+        }
+        if self.tx.is_none() {
+            self.tx = Some(self.store.write.begin().await.map_err(db)?);
+        }
+        let backend = self.store.backend();
+        let Some(tx) = self.tx.as_mut() else {
+            return Ok(());
+        };
+        for table in BulkTable::ALL {
+            let rows = std::mem::take(&mut self.buffers[table.index()]);
+            let mut rest = rows.as_slice();
+            while !rest.is_empty() {
+                // the largest power of two that fits: few distinct statements to prepare
+                let mut n = rows_per_statement(backend, table);
+                while n > rest.len() {
+                    n /= 2;
+                }
+                let (now, later) = rest.split_at(n);
+                let sql = insert_sql(table, n);
+                let mut q = sqlx::query(&sql);
+                for row in now {
+                    for cell in row {
+                        q = match cell {
+                            Cell::Text(s) => q.bind(s.clone()),
+                            Cell::Int(v) => q.bind(*v),
+                            Cell::NullText => q.bind(None::<String>),
+                            Cell::NullInt => q.bind(None::<i64>),
+                        };
+                    }
+                }
+                q.execute(&mut **tx).await.map_err(db)?;
+                rest = later;
+            }
+            self.written[table.index()] += rows.len() as u64;
+            self.in_transaction += rows.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Deletes the change-log rows recorded so far in this transaction for `org_id`: the
+    /// organization is new, so no snapshot predates them.
+    pub async fn forget_changes(&mut self, org_id: &str) -> Result<()> {
+        self.flush().await?;
+        if let Some(tx) = self.tx.as_mut() {
+            sqlx::query("DELETE FROM engine_changes WHERE org_id = $1")
+                .bind(org_id)
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
+    }
+
+    /// Commits the transaction if it holds at least `min_rows` rows (0: always).
+    pub async fn commit_if(&mut self, min_rows: u64) -> Result<()> {
+        if self.in_transaction < min_rows {
+            return Ok(());
+        }
+        self.flush().await?;
+        if let Some(tx) = self.tx.take() {
+            tx.commit().await.map_err(db)?;
+        }
+        self.in_transaction = 0;
+        Ok(())
+    }
+
+    /// Rows written so far (flushed), all tables together.
+    pub fn rows_written(&self) -> u64 {
+        self.written.iter().sum()
+    }
+
+    /// Rows written so far to `table`.
+    pub fn written(&self, table: BulkTable) -> u64 {
+        self.written[table.index()]
+    }
+}
+
+impl Store {
+    /// The number of rows of every table of the schema, by name (for reports).
+    pub async fn table_counts(&self) -> Result<Vec<(&'static str, i64)>> {
+        let mut out = Vec::new();
+        let tables = BulkTable::ALL.iter().map(|t| t.name()).chain([
+            "invitations",
+            "invitation_projects",
+            "engine_changes",
+        ]);
+        for t in tables {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {t}"))
+                .fetch_one(&self.read)
+                .await
+                .map_err(db)?;
+            out.push((t, n));
+        }
+        Ok(out)
+    }
+}
