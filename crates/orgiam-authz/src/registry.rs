@@ -1,23 +1,86 @@
 //! The snapshots of every loaded organization, readable without locks.
 //!
-//! Readers load the organization map and then the organization's snapshot through
-//! [`arc_swap::ArcSwap`]s: no lock, no reference-count contention on the hot path. Writers
-//! publish a whole new snapshot; an organization is added or dropped by publishing a new map
-//! (rare: first use and eviction).
+//! Readers load the organization table and then the organization's snapshot through
+//! [`arc_swap::ArcSwap`]s: no lock, no reference-count contention on the hot path. The table is
+//! flat and keyed inline (see [`crate::flat`]): a check hashes the org id, reads the one slot it
+//! lands on, which holds the org's `ArcSwap` itself (no pointer to a separately allocated slot),
+//! and from it the snapshot.
+//!
+//! Writers publish a whole new snapshot into the org's slot; an organization is added or dropped
+//! by publishing a new table (rare: first use and eviction). Because the slots live in the
+//! table, writers are serialized by a mutex, so that no snapshot is stored into a table that
+//! is being replaced; a reader that loaded the previous table just before sees the snapshot
+//! that was current then, as if its check had run a moment earlier.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use rustc_hash::FxHashMap;
 
 use crate::Snapshot;
+use crate::flat::{self, Flat};
 
-type Orgs = FxHashMap<Arc<str>, Arc<ArcSwap<Snapshot>>>;
+struct Orgs {
+    /// Org ids of up to [`flat::SHORT`] bytes (`org_` + a ULID is 30).
+    short: Flat<ArcSwap<Snapshot>>,
+    /// Longer ids.
+    long: FxHashMap<Box<str>, ArcSwap<Snapshot>>,
+}
+
+impl Default for Orgs {
+    fn default() -> Self {
+        Orgs {
+            short: Flat::new(0),
+            long: FxHashMap::default(),
+        }
+    }
+}
+
+impl Orgs {
+    #[inline]
+    fn slot(&self, org: &str) -> Option<&ArcSwap<Snapshot>> {
+        match flat::pack(org) {
+            Some(k) => self.short.get(&k, flat::hash(&k)),
+            None => self.long.get(org),
+        }
+    }
+
+    /// A copy holding the current snapshot of every org but `without`.
+    fn copy(&self, without: Option<&str>) -> Orgs {
+        let skip = without.and_then(flat::pack);
+        let mut next = Orgs::default();
+        for (k, s) in self.short.iter() {
+            if Some(k) != skip.as_ref() {
+                next.short
+                    .insert(*k, flat::hash(k), ArcSwap::new(s.load_full()));
+            }
+        }
+        for (k, s) in self.long.iter() {
+            if Some(&**k) != without {
+                next.long.insert(k.clone(), ArcSwap::new(s.load_full()));
+            }
+        }
+        next
+    }
+
+    fn put(&mut self, org: &str, snap: Arc<Snapshot>) {
+        match flat::pack(org) {
+            Some(k) => {
+                self.short.insert(k, flat::hash(&k), ArcSwap::new(snap));
+            }
+            None => {
+                self.long.insert(Box::from(org), ArcSwap::new(snap));
+            }
+        }
+    }
+}
 
 /// Organization id → its current snapshot.
 #[derive(Default)]
 pub struct Registry {
     orgs: ArcSwap<Orgs>,
+    /// Held by writers (see the module documentation).
+    write: Mutex<()>,
 }
 
 impl Registry {
@@ -29,7 +92,7 @@ impl Registry {
     /// The current snapshot of `org`, if loaded.
     #[inline]
     pub fn get(&self, org: &str) -> Option<Arc<Snapshot>> {
-        self.orgs.load().get(org).map(|s| s.load_full())
+        self.orgs.load().slot(org).map(|s| s.load_full())
     }
 
     /// Checks a permission in a loaded organization (`None` if it is not loaded).
@@ -43,43 +106,93 @@ impl Registry {
         now: i64,
     ) -> Option<bool> {
         let orgs = self.orgs.load();
-        let slot = orgs.get(org)?;
+        let slot = orgs.slot(org)?;
         Some(slot.load().check(user, permission, project, now))
     }
 
     /// Publishes `snap` as `org`'s snapshot.
     pub fn publish(&self, org: &str, snap: Snapshot) {
         let snap = Arc::new(snap);
-        if let Some(slot) = self.orgs.load().get(org) {
+        let _w = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        let orgs = self.orgs.load();
+        if let Some(slot) = orgs.slot(org) {
             slot.store(snap);
             return;
         }
-        self.orgs.rcu(|orgs| {
-            let mut next = (**orgs).clone();
-            match next.get(org) {
-                Some(slot) => slot.store(snap.clone()),
-                None => {
-                    next.insert(Arc::from(org), Arc::new(ArcSwap::new(snap.clone())));
-                }
-            }
-            next
-        });
+        let mut next = orgs.copy(None);
+        next.put(org, snap);
+        self.orgs.store(Arc::new(next));
     }
 
     /// Drops `org`'s snapshot (it is rebuilt on next use).
     pub fn evict(&self, org: &str) {
-        if !self.orgs.load().contains_key(org) {
+        let _w = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        let orgs = self.orgs.load();
+        if orgs.slot(org).is_none() {
             return;
         }
-        self.orgs.rcu(|orgs| {
-            let mut next = (**orgs).clone();
-            next.remove(org);
-            next
-        });
+        let next = orgs.copy(Some(org));
+        self.orgs.store(Arc::new(next));
     }
 
     /// Ids of the loaded organizations.
     pub fn loaded(&self) -> Vec<Arc<str>> {
-        self.orgs.load().keys().cloned().collect()
+        let orgs = self.orgs.load();
+        orgs.short
+            .iter()
+            .filter_map(|(k, _)| flat::unpack(k).map(Arc::from))
+            .chain(orgs.long.keys().map(|k| Arc::from(&**k)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OrgData;
+
+    #[test]
+    fn publish_replace_evict_short_and_long_ids() {
+        let reg = Registry::new();
+        let long = "org_a-rather-long-organization-id-beyond-31-bytes";
+        let snap = |rev| {
+            Snapshot::build(
+                &OrgData {
+                    revision: rev,
+                    ..OrgData::default()
+                },
+                0,
+            )
+        };
+        for i in 0..300 {
+            reg.publish(&format!("org_{i:026}"), snap(1));
+        }
+        reg.publish(long, snap(1));
+        assert_eq!(reg.loaded().len(), 301);
+        reg.publish("org_00000000000000000000000007", snap(2));
+        reg.publish(long, snap(3));
+        let held = reg.get("org_00000000000000000000000007");
+        assert_eq!(held.as_ref().map(|s| s.revision()), Some(2));
+        assert_eq!(reg.get(long).map(|s| s.revision()), Some(3));
+        assert_eq!(
+            reg.get("org_00000000000000000000000008")
+                .map(|s| s.revision()),
+            Some(1)
+        );
+        reg.evict("org_00000000000000000000000007");
+        reg.evict(long);
+        reg.evict("org_unknown");
+        assert!(reg.get("org_00000000000000000000000007").is_none());
+        assert!(reg.get(long).is_none());
+        assert_eq!(reg.check("org_unknown", "u", "p", None, 0), None);
+        assert_eq!(reg.loaded().len(), 299);
+        assert_eq!(
+            held.map(|s| s.revision()),
+            Some(2),
+            "a held snapshot stays valid"
+        );
+        for i in (0..300).filter(|i| *i != 7) {
+            assert!(reg.get(&format!("org_{i:026}")).is_some());
+        }
     }
 }
