@@ -145,3 +145,19 @@ fn update_one_user_of_100k_org(bencher: Bencher) {
         ))
     });
 }
+
+/// Loading a new organization into (and dropping it from) a registry of 10,000: both copy the
+/// organization table, so they cost in proportion to the organizations loaded.
+#[divan::bench(sample_count = 20)]
+fn publish_and_evict_an_org_among_10k(bencher: Bencher) {
+    let reg = Registry::new();
+    let empty = Snapshot::build(&orgiam_authz::OrgData::default(), 0);
+    for o in 0..10_000 {
+        reg.publish(&workload::org_id(o), empty.clone());
+    }
+    let id = workload::org_id(10_000);
+    bencher.bench_local(|| {
+        reg.publish(&id, empty.clone());
+        reg.evict(&id);
+    });
+}

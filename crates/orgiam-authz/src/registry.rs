@@ -2,15 +2,14 @@
 //!
 //! Readers load the organization table and then the organization's snapshot through
 //! [`arc_swap::ArcSwap`]s: no lock, no reference-count contention on the hot path. The table is
-//! flat and keyed inline (see [`crate::flat`]): a check hashes the org id, reads the one slot it
-//! lands on, which holds the org's `ArcSwap` itself (no pointer to a separately allocated slot),
-//! and from it the snapshot.
+//! flat and keyed inline (see [`crate::flat`]): a check hashes the org id and reads the one slot
+//! it lands on (no control bytes, no key on the heap), then the org's `ArcSwap` and the snapshot.
 //!
-//! Writers publish a whole new snapshot into the org's slot; an organization is added or dropped
-//! by publishing a new table (rare: first use and eviction). Because the slots live in the
-//! table, writers are serialized by a mutex, so that no snapshot is stored into a table that
-//! is being replaced; a reader that loaded the previous table just before sees the snapshot
-//! that was current then, as if its check had run a moment earlier.
+//! Writers publish a whole new snapshot into the org's `ArcSwap`; an organization is added or
+//! dropped by publishing a new table (rare: first use and eviction) that shares every other
+//! org's `ArcSwap` (so the copy is one reference count per org, and a snapshot stored into a
+//! shared slot is seen through both tables). Writers are serialized by a mutex, so that two
+//! new tables never race.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,11 +19,14 @@ use rustc_hash::FxHashMap;
 use crate::Snapshot;
 use crate::flat::{self, Flat};
 
+type Slot = Arc<ArcSwap<Snapshot>>;
+
+#[derive(Clone)]
 struct Orgs {
     /// Org ids of up to [`flat::SHORT`] bytes (`org_` + a ULID is 30).
-    short: Flat<ArcSwap<Snapshot>>,
+    short: Flat<Slot>,
     /// Longer ids.
-    long: FxHashMap<Box<str>, ArcSwap<Snapshot>>,
+    long: FxHashMap<Box<str>, Slot>,
 }
 
 impl Default for Orgs {
@@ -38,39 +40,10 @@ impl Default for Orgs {
 
 impl Orgs {
     #[inline]
-    fn slot(&self, org: &str) -> Option<&ArcSwap<Snapshot>> {
+    fn slot(&self, org: &str) -> Option<&Slot> {
         match flat::pack(org) {
             Some(k) => self.short.get(&k, flat::hash(&k)),
             None => self.long.get(org),
-        }
-    }
-
-    /// A copy holding the current snapshot of every org but `without`.
-    fn copy(&self, without: Option<&str>) -> Orgs {
-        let skip = without.and_then(flat::pack);
-        let mut next = Orgs::default();
-        for (k, s) in self.short.iter() {
-            if Some(k) != skip.as_ref() {
-                next.short
-                    .insert(*k, flat::hash(k), ArcSwap::new(s.load_full()));
-            }
-        }
-        for (k, s) in self.long.iter() {
-            if Some(&**k) != without {
-                next.long.insert(k.clone(), ArcSwap::new(s.load_full()));
-            }
-        }
-        next
-    }
-
-    fn put(&mut self, org: &str, snap: Arc<Snapshot>) {
-        match flat::pack(org) {
-            Some(k) => {
-                self.short.insert(k, flat::hash(&k), ArcSwap::new(snap));
-            }
-            None => {
-                self.long.insert(Box::from(org), ArcSwap::new(snap));
-            }
         }
     }
 }
@@ -119,8 +92,16 @@ impl Registry {
             slot.store(snap);
             return;
         }
-        let mut next = orgs.copy(None);
-        next.put(org, snap);
+        let mut next = (**orgs).clone();
+        let slot = Arc::new(ArcSwap::new(snap));
+        match flat::pack(org) {
+            Some(k) => {
+                next.short.insert(k, flat::hash(&k), slot);
+            }
+            None => {
+                next.long.insert(Box::from(org), slot);
+            }
+        }
         self.orgs.store(Arc::new(next));
     }
 
@@ -131,7 +112,15 @@ impl Registry {
         if orgs.slot(org).is_none() {
             return;
         }
-        let next = orgs.copy(Some(org));
+        let mut next = (**orgs).clone();
+        match flat::pack(org) {
+            Some(k) => {
+                next.short.remove(&k, flat::hash(&k));
+            }
+            None => {
+                next.long.remove(org);
+            }
+        }
         self.orgs.store(Arc::new(next));
     }
 
