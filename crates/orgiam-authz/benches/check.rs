@@ -120,3 +120,44 @@ fn update_one_user(bencher: Bencher) {
         ))
     });
 }
+
+/// One incremental update (a user's assignments change) of a 100,000-user organization: the
+/// sharded user table copies one shard, so this stays near the 100-user figure.
+#[divan::bench(sample_count = 100)]
+fn update_one_user_of_100k_org(bencher: Bencher) {
+    let shape = Shape {
+        users: 100_000,
+        ..Shape::REFERENCE
+    };
+    let data = workload::org(shape, 5, &mut Rng::new(9));
+    let snap = Snapshot::build(&data, 0);
+    let (id, mut def) = data.users[17].clone();
+    def.assignments.push(orgiam_authz::AssignDef {
+        role_id: data.roles[5].id.clone(),
+        project_id: None,
+        expires_at: None,
+    });
+    bencher.bench_local(|| {
+        divan::black_box(snap.apply(
+            2,
+            vec![orgiam_authz::Delta::User(id.clone(), Some(def.clone()))],
+            0,
+        ))
+    });
+}
+
+/// Loading a new organization into (and dropping it from) a registry of 10,000: both copy the
+/// organization table, so they cost in proportion to the organizations loaded.
+#[divan::bench(sample_count = 20)]
+fn publish_and_evict_an_org_among_10k(bencher: Bencher) {
+    let reg = Registry::new();
+    let empty = Snapshot::build(&orgiam_authz::OrgData::default(), 0);
+    for o in 0..10_000 {
+        reg.publish(&workload::org_id(o), empty.clone());
+    }
+    let id = workload::org_id(10_000);
+    bencher.bench_local(|| {
+        reg.publish(&id, empty.clone());
+        reg.evict(&id);
+    });
+}

@@ -5,6 +5,7 @@
 //! that (unarchived) project; every allow can name the grants that produced it; nothing here
 //! does I/O. [`Snapshot`] is the compiled, per-organization form used on the hot path.
 
+mod flat;
 mod permset;
 mod registry;
 mod sharded;

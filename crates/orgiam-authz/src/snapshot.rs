@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::flat::KeyTable;
 use crate::permset::PermSet;
 use crate::sharded::ShardedMap;
 use crate::{Decision, Reason, Via};
@@ -324,7 +325,9 @@ pub struct Snapshot {
     revision: i64,
     perms: Arc<PermIndex>,
     roles: ShardedMap<Arc<str>, Arc<RoleEntry>>,
-    users: ShardedMap<Arc<str>, UserSlot>,
+    /// Inline-keyed and flat while the organization is small (see [`KeyTable`]): the common
+    /// check reads the snapshot, then the one slot its user id hashes to.
+    users: KeyTable<UserSlot>,
     groups: ShardedMap<Arc<str>, Arc<GroupEntry>>,
     holders: ShardedMap<Arc<str>, Holders>,
     /// Project id → archived.
@@ -353,7 +356,7 @@ impl Snapshot {
             revision: data.revision,
             perms: Arc::new(PermIndex::default()),
             roles: ShardedMap::default(),
-            users: ShardedMap::default(),
+            users: KeyTable::default(),
             groups: ShardedMap::default(),
             holders: ShardedMap::default(),
             projects: ShardedMap::default(),
@@ -782,7 +785,7 @@ impl Snapshot {
                         let groups =
                             Compact::from_vec(u.groups.iter().map(|g| interner.get(g)).collect());
                         self.users.insert(
-                            key.clone(),
+                            &key,
                             UserSlot::new(
                                 UserEntry {
                                     direct,
@@ -823,7 +826,7 @@ impl Snapshot {
             let mut groups = e.groups.to_vec();
             f(&mut groups);
             self.users.insert(
-                user.clone(),
+                user,
                 UserSlot::new(
                     UserEntry {
                         direct: e.direct.clone(),
@@ -871,7 +874,7 @@ impl Snapshot {
                                 .cloned()
                                 .collect();
                             self.users.insert(
-                                u.clone(),
+                                u,
                                 UserSlot::new(
                                     UserEntry {
                                         direct,
@@ -945,7 +948,7 @@ impl Snapshot {
             projects: Compact::from_vec(projects),
         };
         self.users.insert(
-            user.clone(),
+            user,
             UserSlot::new(
                 UserEntry {
                     direct: e.direct.clone(),
