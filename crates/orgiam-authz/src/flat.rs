@@ -153,7 +153,9 @@ impl<V> Flat<V> {
     /// Inserts or replaces; returns the old value.
     pub(crate) fn insert(&mut self, k: Packed, h: u64, v: V) -> Option<V> {
         if (self.len + 1) * 8 > self.slots.len() * 7 {
-            self.rebuild((self.len + 1).max(self.len * 2), None);
+            // sized for one more key: `with_capacity` rounds up to the next power of two,
+            // which doubles the table (sizing for twice the keys would quadruple it)
+            self.rebuild(self.len + 1, None);
         }
         let mask = self.slots.len() - 1;
         let mut i = self.home(h);

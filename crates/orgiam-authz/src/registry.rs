@@ -86,10 +86,13 @@ impl Registry {
     /// Publishes `snap` as `org`'s snapshot.
     pub fn publish(&self, org: &str, snap: Snapshot) {
         let snap = Arc::new(snap);
-        let _w = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        let w = self.write.lock().unwrap_or_else(|e| e.into_inner());
         let orgs = self.orgs.load();
         if let Some(slot) = orgs.slot(org) {
-            slot.store(snap);
+            let old = slot.swap(snap);
+            // the old snapshot may be the last reference: free it outside the writers' lock
+            drop(w);
+            drop(old);
             return;
         }
         let mut next = (**orgs).clone();
@@ -102,12 +105,15 @@ impl Registry {
                 next.long.insert(Box::from(org), slot);
             }
         }
-        self.orgs.store(Arc::new(next));
+        let old = self.orgs.swap(Arc::new(next));
+        drop(orgs);
+        drop(w);
+        drop(old);
     }
 
     /// Drops `org`'s snapshot (it is rebuilt on next use).
     pub fn evict(&self, org: &str) {
-        let _w = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        let w = self.write.lock().unwrap_or_else(|e| e.into_inner());
         let orgs = self.orgs.load();
         if orgs.slot(org).is_none() {
             return;
@@ -121,7 +127,11 @@ impl Registry {
                 next.long.remove(org);
             }
         }
-        self.orgs.store(Arc::new(next));
+        // the evicted snapshot is freed outside the writers' lock
+        let old = self.orgs.swap(Arc::new(next));
+        drop(orgs);
+        drop(w);
+        drop(old);
     }
 
     /// Ids of the loaded organizations.

@@ -388,6 +388,15 @@ fn a_big_org_matches_the_model_through_updates() {
     deltas.extend(groups);
     let s2 = s.apply(2, deltas, 0);
     check_all(&s2, &d, "after removals");
+    for u in &gone {
+        for p in &perms {
+            assert!(!s2.check(u, p, None, 0), "removed {u} still holds {p}");
+            assert!(
+                s.check(u, p, None, 0) == model(&before, u, p, None, 0),
+                "old snapshot: {u} {p}"
+            );
+        }
+    }
     for u in gone.iter().step_by(2) {
         let def = UserDef {
             assignments: vec![a(&d.roles[4].id, None, None)],
