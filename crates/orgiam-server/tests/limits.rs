@@ -23,18 +23,7 @@ async fn limited(backend: Backend, per_second: u32, burst: u32) -> Option<TestSe
 
 /// `(status, retry-after, body)` of a GET with the key in `header`.
 async fn send(s: &TestServer, path: &str, header: &str, key: &str) -> (u16, Option<String>, Value) {
-    let value = if header == "authorization" {
-        format!("Bearer {key}")
-    } else {
-        key.to_owned()
-    };
-    let res = s
-        .http
-        .get(format!("{}{path}", s.base))
-        .header(header, value)
-        .send()
-        .await
-        .unwrap();
+    let res = s.get_with_key_in(path, header, key).await;
     let status = res.status().as_u16();
     let retry = res
         .headers()

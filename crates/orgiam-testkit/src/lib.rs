@@ -248,6 +248,22 @@ impl TestServer {
             .await
     }
 
+    /// GET with `key` in `header`: `authorization` (as a bearer token), or a header such as
+    /// `x-api-key` that carries the bare key, as the dialects' clients send it.
+    pub async fn get_with_key_in(&self, path: &str, header: &str, key: &str) -> reqwest::Response {
+        let value = if header.eq_ignore_ascii_case("authorization") {
+            format!("Bearer {key}")
+        } else {
+            key.to_owned()
+        };
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header(header, value)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// POST with the bootstrap admin key.
     pub async fn post(&self, path: &str, body: Value) -> Answer {
         self.call("POST", path, Some(&self.admin_key.clone()), Some(body))
