@@ -330,6 +330,14 @@ async fn full_scans(url: &str, backend: Backend, sql: &str) -> Vec<String> {
 }
 
 async fn every_read_uses_an_index(backend: Backend) {
+    // the capture is process-wide: one backend at a time, each starting from an empty set,
+    // so that neither test explains the other engine's statements
+    static SERIAL: OnceLock<tokio::sync::Mutex<()>> = OnceLock::new();
+    let _serial = SERIAL
+        .get_or_init(|| tokio::sync::Mutex::new(()))
+        .lock()
+        .await;
+    CAPTURED.lock().unwrap().clear();
     install_capture();
     let Some(db) = fresh_db(backend).await else {
         return;
