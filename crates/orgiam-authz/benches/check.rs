@@ -101,10 +101,9 @@ fn rebuild_one_100_user_org(bencher: Bencher) {
     bencher.bench_local(|| divan::black_box(Snapshot::build(&data, 0)));
 }
 
-/// One incremental update (a user's assignments change) of a 100-user organization.
-#[divan::bench(sample_count = 100)]
-fn update_one_user(bencher: Bencher) {
-    let data = workload::org(Shape::REFERENCE, 5, &mut Rng::new(9));
+/// One incremental update (a user's assignments change) of an organization of `shape`.
+fn one_user_update(bencher: Bencher, shape: Shape) {
+    let data = workload::org(shape, 5, &mut Rng::new(9));
     let snap = Snapshot::build(&data, 0);
     let (id, mut def) = data.users[17].clone();
     def.assignments.push(orgiam_authz::AssignDef {
@@ -121,29 +120,23 @@ fn update_one_user(bencher: Bencher) {
     });
 }
 
-/// One incremental update (a user's assignments change) of a 100,000-user organization: the
-/// sharded user table copies one shard, so this stays near the 100-user figure.
+/// One incremental update (a user's assignments change) of a 100-user organization.
+#[divan::bench(sample_count = 100)]
+fn update_one_user(bencher: Bencher) {
+    one_user_update(bencher, Shape::REFERENCE);
+}
+
+/// One incremental update of a 100,000-user organization: the sharded user table copies one
+/// shard, so this stays near the 100-user figure.
 #[divan::bench(sample_count = 100)]
 fn update_one_user_of_100k_org(bencher: Bencher) {
-    let shape = Shape {
-        users: 100_000,
-        ..Shape::REFERENCE
-    };
-    let data = workload::org(shape, 5, &mut Rng::new(9));
-    let snap = Snapshot::build(&data, 0);
-    let (id, mut def) = data.users[17].clone();
-    def.assignments.push(orgiam_authz::AssignDef {
-        role_id: data.roles[5].id.clone(),
-        project_id: None,
-        expires_at: None,
-    });
-    bencher.bench_local(|| {
-        divan::black_box(snap.apply(
-            2,
-            vec![orgiam_authz::Delta::User(id.clone(), Some(def.clone()))],
-            0,
-        ))
-    });
+    one_user_update(
+        bencher,
+        Shape {
+            users: 100_000,
+            ..Shape::REFERENCE
+        },
+    );
 }
 
 /// Loading a new organization into (and dropping it from) a registry of 10,000: both copy the

@@ -5,7 +5,7 @@
 //! ignored on native routes; unicode is accepted and comes back unchanged.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use orgiam_testkit::{Answer, TestServer, backend_tests, db_scalar, json};
+use orgiam_testkit::{Answer, DOMAIN_TABLES, TestServer, backend_tests, db_scalar, json};
 use serde_json::Value;
 
 /// Ids of one of each object, for paths and bodies.
@@ -98,24 +98,7 @@ async fn fixture(s: &TestServer) -> Fixture {
 /// Everything a write could change: the audit log, the revision and the main tables.
 async fn fingerprint(s: &TestServer) -> Vec<i64> {
     let mut out = Vec::new();
-    for table in [
-        "organizations",
-        "users",
-        "memberships",
-        "projects",
-        "project_members",
-        "org_groups",
-        "group_members",
-        "project_groups",
-        "permissions",
-        "roles",
-        "role_permissions",
-        "role_assignments",
-        "invitations",
-        "invitation_projects",
-        "api_keys",
-        "audit_events",
-    ] {
+    for table in DOMAIN_TABLES {
         out.push(db_scalar(&s.db.url, &format!("SELECT COUNT(*) FROM {table}")).await);
     }
     out.push(

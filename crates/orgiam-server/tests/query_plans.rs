@@ -26,31 +26,10 @@ use std::time::Duration;
 use orgiam_server::ServeConfig;
 use orgiam_server::generate::{Size, generate};
 use orgiam_store::{Store, StoreOptions};
-use orgiam_testkit::{Backend, fresh_db, json};
+use orgiam_testkit::{Backend, DOMAIN_TABLES, fresh_db, json};
 use serde_json::Value;
 use sqlx::{Connection as _, Row as _};
 use tracing_subscriber::layer::SubscriberExt as _;
-
-/// Tables that grow with the data (all of them but the migrations' own).
-const LARGE: &[&str] = &[
-    "organizations",
-    "users",
-    "memberships",
-    "projects",
-    "project_members",
-    "org_groups",
-    "group_members",
-    "project_groups",
-    "permissions",
-    "roles",
-    "role_permissions",
-    "role_assignments",
-    "invitations",
-    "invitation_projects",
-    "api_keys",
-    "audit_events",
-    "engine_changes",
-];
 
 static CAPTURED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
@@ -317,14 +296,18 @@ async fn full_scans(url: &str, backend: Backend, sql: &str) -> Vec<String> {
         .into_iter()
         .filter(|l| {
             let l = l.trim().trim_start_matches("->").trim();
-            LARGE.iter().any(|t| match backend {
-                Backend::Sqlite => {
-                    l.starts_with(&format!("SCAN {t} "))
-                        || l == format!("SCAN {t}")
-                        || l.starts_with(&format!("SCAN {t}\u{20}USING"))
-                }
-                Backend::Postgres => l.starts_with(&format!("Seq Scan on {t} ")),
-            })
+            // tables that grow with the data: the domain's and the engine's change log
+            DOMAIN_TABLES
+                .iter()
+                .chain(&["engine_changes"])
+                .any(|t| match backend {
+                    Backend::Sqlite => {
+                        l.starts_with(&format!("SCAN {t} "))
+                            || l == format!("SCAN {t}")
+                            || l.starts_with(&format!("SCAN {t}\u{20}USING"))
+                    }
+                    Backend::Postgres => l.starts_with(&format!("Seq Scan on {t} ")),
+                })
         })
         .collect()
 }

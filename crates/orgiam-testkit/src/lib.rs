@@ -23,6 +23,27 @@ pub enum Backend {
     Postgres,
 }
 
+/// The domain's tables (every table the migrations make but the engine's change log and the
+/// migrations' own), for tests that count rows or inspect plans.
+pub const DOMAIN_TABLES: &[&str] = &[
+    "organizations",
+    "users",
+    "memberships",
+    "projects",
+    "project_members",
+    "org_groups",
+    "group_members",
+    "project_groups",
+    "permissions",
+    "roles",
+    "role_permissions",
+    "role_assignments",
+    "invitations",
+    "invitation_projects",
+    "api_keys",
+    "audit_events",
+];
+
 /// The root key every test server is started with.
 pub const ROOT_KEY: &str = "sk-root-test-0123456789abcdefghijklmnopqrstuvwxyz";
 
