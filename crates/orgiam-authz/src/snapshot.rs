@@ -352,6 +352,11 @@ impl Interner {
 impl Snapshot {
     /// Compiles an organization's data.
     pub fn build(data: &OrgData, now: i64) -> Snapshot {
+        Self::from_data(data.clone(), now)
+    }
+
+    /// Compiles an organization's data, consuming it (no copy of its strings).
+    pub fn from_data(data: OrgData, now: i64) -> Snapshot {
         let mut snap = Snapshot {
             revision: data.revision,
             perms: Arc::new(PermIndex::default()),
@@ -361,34 +366,42 @@ impl Snapshot {
             holders: ShardedMap::default(),
             projects: ShardedMap::default(),
         };
+        let OrgData {
+            revision,
+            permissions,
+            roles,
+            users,
+            groups,
+            archived_projects,
+            active_projects,
+        } = data;
         let mut deltas = Vec::with_capacity(
-            1 + data.roles.len()
-                + data.groups.len()
-                + data.users.len()
-                + data.archived_projects.len(),
+            1 + roles.len()
+                + groups.len()
+                + users.len()
+                + archived_projects.len()
+                + active_projects.len(),
         );
-        deltas.push(Delta::Permissions(data.permissions.clone()));
+        deltas.push(Delta::Permissions(permissions));
         deltas.extend(
-            data.roles
-                .iter()
-                .map(|r| Delta::Role(r.id.clone(), Some(r.clone()))),
+            roles
+                .into_iter()
+                .map(|r| Delta::Role(r.id.clone(), Some(r))),
         );
+        // every project, active ones too: a query naming an unknown project is a 404
         deltas.extend(
-            data.archived_projects
-                .iter()
-                .map(|p| Delta::Project(p.clone(), true)),
+            archived_projects
+                .into_iter()
+                .map(|p| Delta::Project(p, true))
+                .chain(
+                    active_projects
+                        .into_iter()
+                        .map(|p| Delta::Project(p, false)),
+                ),
         );
-        deltas.extend(
-            data.groups
-                .iter()
-                .map(|(id, g)| Delta::Group(id.clone(), Some(g.clone()))),
-        );
-        deltas.extend(
-            data.users
-                .iter()
-                .map(|(id, u)| Delta::User(id.clone(), Some(u.clone()))),
-        );
-        snap.apply_in_place(data.revision, deltas, now);
+        deltas.extend(groups.into_iter().map(|(id, g)| Delta::Group(id, Some(g))));
+        deltas.extend(users.into_iter().map(|(id, u)| Delta::User(id, Some(u))));
+        snap.apply_in_place(revision, deltas, now);
         snap
     }
 

@@ -159,7 +159,11 @@ impl Engine {
                     .load_org_data(org)
                     .await?
                     .ok_or_else(|| Error::not_found("organization", org.as_str()))?;
-                let snap = Snapshot::build(&data, now_unix());
+                // compiling a large organization takes a while: off the request threads
+                let snap =
+                    tokio::task::spawn_blocking(move || Snapshot::from_data(data, now_unix()))
+                        .await
+                        .map_err(Error::internal)?;
                 st.wanted.fetch_max(snap.revision(), Ordering::AcqRel);
                 st.keys_epoch.fetch_max(snap.revision(), Ordering::AcqRel);
                 self.account(&st, &snap);

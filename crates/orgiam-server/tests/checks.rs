@@ -662,3 +662,129 @@ backend_tests!(a_second_process_sees_writes, |a: TestServer| async move {
     b.stop().await;
     a.stop().await;
 });
+
+// A process that loads the organization cold (from the database in one read per table) must
+// answer exactly as the process that built it up write by write, role names with the packed
+// format's separators and escape included.
+backend_tests!(
+    a_cold_load_answers_as_the_live_snapshot,
+    |a: TestServer| async move {
+        for (name, rt) in [
+            ("documents.read", "api.organization"),
+            ("documents.write", "api.organization"),
+            ("deploy", "api.project"),
+        ] {
+            a.post(
+                "/v1/organization/permissions",
+                json!({"name": name, "resource_type": rt}),
+            )
+            .await
+            .expect(200);
+        }
+        let odd_name = r"Ops, east; \ team \s";
+        let odd = role(&a, odd_name, &["documents.read", "documents.write"]).await;
+        let reader = role(&a, "Doc reader", &["documents.read"]).await;
+        let (ann, bob, cid) = (
+            member(&a, "ann@example.com").await,
+            member(&a, "bob@example.com").await,
+            member(&a, "cid@example.com").await,
+        );
+        a.post(
+            &format!("/v1/organization/users/{ann}/roles"),
+            json!({"role_id": odd, "expires_at": orgiam_core::now_unix() + 86_400}),
+        )
+        .await
+        .expect(200);
+        let group = a
+            .post("/v1/organization/groups", json!({"name": "G, one; two"}))
+            .await
+            .expect(200)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for u in [&bob, &cid] {
+            a.post(
+                &format!("/v1/organization/groups/{group}/users"),
+                json!({"user_id": u}),
+            )
+            .await
+            .expect(200);
+        }
+        a.post(
+            &format!("/v1/organization/groups/{group}/roles"),
+            json!({"role_id": reader}),
+        )
+        .await
+        .expect(200);
+        let mut projects = Vec::new();
+        for (name, user) in [("One", &bob), ("Two", &cid)] {
+            let p = a
+                .post("/v1/organization/projects", json!({"name": name}))
+                .await
+                .expect(200)["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let deployer = a
+                .post(
+                    &format!("/v1/projects/{p}/roles"),
+                    json!({"role_name": format!("Deployer, {name}"), "permissions": ["deploy"]}),
+                )
+                .await
+                .expect(200)["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            a.post(
+                &format!("/v1/organization/projects/{p}/users"),
+                json!({"user_id": user, "role": "member"}),
+            )
+            .await
+            .expect(200);
+            a.post(
+                &format!("/v1/projects/{p}/users/{user}/roles"),
+                json!({"role_id": deployer}),
+            )
+            .await
+            .expect(200);
+            projects.push(p);
+        }
+        a.post(
+            &format!("/v1/organization/projects/{}/archive", projects[1]),
+            json!({}),
+        )
+        .await
+        .expect(200);
+
+        let b = a.another_process().await;
+        let explained = b
+            .post(
+                "/v1/organization/permissions/check",
+                json!({"user_id": ann, "permission": "documents.write"}),
+            )
+            .await
+            .expect(200);
+        assert_eq!(explained["allowed"], true);
+        assert_eq!(explained["reasons"][0]["role_name"], odd_name);
+        let mut compared = 0;
+        for u in [&ann, &bob, &cid, &a.owner_id] {
+            for p in [None, Some(&projects[0]), Some(&projects[1])] {
+                let path = match p {
+                    None => format!("/v1/organization/users/{u}/permissions"),
+                    Some(p) => format!("/v1/organization/users/{u}/permissions?project_id={p}"),
+                };
+                let (live, cold) = (a.get(&path).await, b.get(&path).await);
+                assert_eq!(
+                    live.status, cold.status,
+                    "{path}: {} / {}",
+                    live.body, cold.body
+                );
+                assert_eq!(live.body["data"], cold.body["data"], "{path}");
+                compared += live.body["data"].as_array().map_or(0, Vec::len);
+            }
+        }
+        assert!(compared > 10, "only {compared} held permissions compared");
+        b.stop().await;
+        a.stop().await;
+    }
+);

@@ -7,6 +7,7 @@ use orgiam_authz::{AssignDef, Delta, GroupDef, OrgData, RoleDef, UserDef};
 use orgiam_core::catalog::{ResourceType, SystemRole};
 use orgiam_core::ids::OrgId;
 use orgiam_core::{Result, now_unix};
+use rustc_hash::FxHashMap;
 use sqlx::{AnyConnection, Row as _};
 
 use crate::db::{Store, db};
@@ -209,8 +210,171 @@ async fn existing(
     Ok(out)
 }
 
+/// A role name made safe for the packed format below: `\`, `;` and `,` escaped.
+const PACKED_ROLE_NAME: &str =
+    r"replace(replace(replace(r.name, '\', '\\'), ';', '\s'), ',', '\c')";
+
+/// One aggregate over an organization's rows: every row as one record of `,`-separated
+/// fields, records separated by `;`, in a single text value (`None` when there are none).
+/// A cold load of a large organization reads about a million rows; as rows through the
+/// driver each costs several microseconds (a copy per value and a hand-off per row), packed
+/// they cost the database's scan and a split here. Ids and permission names cannot contain
+/// the separators; role names are escaped ([`PACKED_ROLE_NAME`], [`unescape`]). A text value
+/// is limited to 1 GB on both engines, which bounds one organization at roughly twelve
+/// million assignments.
+async fn packed(conn: &mut AnyConnection, record: &str, from: &str, org: &OrgId) -> Result<String> {
+    let sql = format!("SELECT string_agg({record}, ';') FROM {from} WHERE org_id = $1");
+    let packed: Option<String> = sqlx::query_scalar(&sql)
+        .bind(org.as_str())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(packed.unwrap_or_default())
+}
+
+/// The records of a packed value, each split into `N` fields (missing ones empty).
+fn records<const N: usize>(packed: &str) -> impl Iterator<Item = [&str; N]> {
+    packed.split(';').filter(|r| !r.is_empty()).map(|r| {
+        let mut out = [""; N];
+        for (slot, field) in out.iter_mut().zip(r.splitn(N, ',')) {
+            *slot = field;
+        }
+        out
+    })
+}
+
+/// Undoes [`PACKED_ROLE_NAME`].
+fn unescape(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('s') => out.push(';'),
+            Some('c') => out.push(','),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+/// The organization's own roles (organization and project ones) with their permissions.
+async fn own_roles(conn: &mut AnyConnection, org: &OrgId) -> Result<Vec<RoleDef>> {
+    let record = format!(
+        "r.id || ',' || {PACKED_ROLE_NAME} || ',' || COALESCE((SELECT string_agg(p.name, ' ') \
+         FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id \
+         WHERE rp.role_id = r.id), '')"
+    );
+    let packed = packed(conn, &record, "roles r", org).await?;
+    Ok(records::<3>(&packed)
+        .map(|[id, name, perms]| RoleDef {
+            id: id.to_owned(),
+            name: unescape(name),
+            permissions: perms
+                .split(' ')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        })
+        .collect())
+}
+
+/// Assignments by principal id.
+type AssignMap = FxHashMap<String, Vec<AssignDef>>;
+
+/// Every assignment of the organization: the users' and the groups'.
+async fn all_assignments(conn: &mut AnyConnection, org: &OrgId) -> Result<(AssignMap, AssignMap)> {
+    let packed = packed(
+        conn,
+        "principal_type || ',' || principal_id || ',' || role_id || ',' || \
+         COALESCE(project_id, '') || ',' || COALESCE(CAST(expires_at AS TEXT), '')",
+        "role_assignments",
+        org,
+    )
+    .await?;
+    let (mut users, mut groups) = (AssignMap::default(), AssignMap::default());
+    for [kind, principal, role, project, expires] in records::<5>(&packed) {
+        let map = if kind == "group" {
+            &mut groups
+        } else {
+            &mut users
+        };
+        let expires_at =
+            match expires {
+                "" => None,
+                t => Some(t.parse::<i64>().map_err(|e| {
+                    orgiam_core::Error::internal(format!("packed expiry '{t}': {e}"))
+                })?),
+            };
+        map.entry(principal.to_owned())
+            .or_default()
+            .push(AssignDef {
+                role_id: role.to_owned(),
+                project_id: (!project.is_empty()).then(|| project.to_owned()),
+                expires_at,
+            });
+    }
+    Ok((users, groups))
+}
+
+/// Members, groups, group memberships and projects of an organization.
+#[derive(Default)]
+struct Structure {
+    members: Vec<String>,
+    group_ids: Vec<String>,
+    user_groups: FxHashMap<String, Vec<String>>,
+    group_members: FxHashMap<String, Vec<String>>,
+    archived_projects: Vec<String>,
+    active_projects: Vec<String>,
+}
+
+async fn structure(conn: &mut AnyConnection, org: &OrgId) -> Result<Structure> {
+    let mut s = Structure::default();
+    let members = packed(conn, "user_id", "memberships", org).await?;
+    s.members = records::<1>(&members).map(|[u]| u.to_owned()).collect();
+    let groups = packed(conn, "id", "org_groups", org).await?;
+    s.group_ids = records::<1>(&groups).map(|[g]| g.to_owned()).collect();
+    let pairs = packed(conn, "group_id || ',' || user_id", "group_members", org).await?;
+    for [g, u] in records::<2>(&pairs) {
+        s.user_groups
+            .entry(u.to_owned())
+            .or_default()
+            .push(g.to_owned());
+        s.group_members
+            .entry(g.to_owned())
+            .or_default()
+            .push(u.to_owned());
+    }
+    let projects = packed(
+        conn,
+        "id || ',' || CASE WHEN archived_at IS NULL THEN '0' ELSE '1' END",
+        "projects",
+        org,
+    )
+    .await?;
+    for [id, archived] in records::<2>(&projects) {
+        if archived == "1" {
+            s.archived_projects.push(id.to_owned());
+        } else {
+            s.active_projects.push(id.to_owned());
+        }
+    }
+    Ok(s)
+}
+
 impl Store {
     /// Everything the engine needs for `org`; `None` if the organization does not exist.
+    ///
+    /// After the revision and the catalog, three reads run side by side on their own
+    /// connections (the roles with their permissions, the assignments, and memberships,
+    /// groups and projects), each reading its tables packed ([`packed`]).
     pub async fn load_org_data(&self, org: &OrgId) -> Result<Option<OrgData>> {
         let mut conn = self.read.acquire().await.map_err(db)?;
         // the revision first: the data read after it is at least that new
@@ -218,47 +382,26 @@ impl Store {
             return Ok(None);
         };
         let catalog = catalog(&mut conn, org).await?;
-        let permissions = catalog.iter().map(|(n, _)| n.clone()).collect();
-        let mut roles = roles(&mut conn, org, None).await?;
-        roles.retain(|r| SystemRole::from_id(&r.id).is_none());
+        let (mut roles, (mut user_assigns, mut group_assigns), structure) = tokio::try_join!(
+            own_roles(&mut conn, org),
+            async {
+                let mut c = self.read.acquire().await.map_err(db)?;
+                all_assignments(&mut c, org).await
+            },
+            async {
+                let mut c = self.read.acquire().await.map_err(db)?;
+                structure(&mut c, org).await
+            },
+        )?;
         roles.extend(system_roles(&catalog));
-        let mut user_assigns = assignments(&mut conn, org, "user", None).await?;
-        let mut group_assigns = assignments(&mut conn, org, "group", None).await?;
-        let members: Vec<String> =
-            sqlx::query_scalar("SELECT user_id FROM memberships WHERE org_id = $1")
-                .bind(org.as_str())
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db)?;
-        let group_ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM org_groups WHERE org_id = $1")
-                .bind(org.as_str())
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db)?;
-        let pairs = group_members(&mut conn, org, "group_id", None).await?;
-        let mut archived_projects = Vec::new();
-        let mut active_projects = Vec::new();
-        for row in sqlx::query("SELECT id, archived_at FROM projects WHERE org_id = $1")
-            .bind(org.as_str())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?
-        {
-            let id: String = row.try_get(0).map_err(db)?;
-            let at: Option<i64> = row.try_get(1).map_err(db)?;
-            if at.is_some() {
-                archived_projects.push(id);
-            } else {
-                active_projects.push(id);
-            }
-        }
-        let mut user_groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut group_members_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (g, u) in pairs {
-            user_groups.entry(u.clone()).or_default().push(g.clone());
-            group_members_of.entry(g).or_default().push(u);
-        }
+        let Structure {
+            members,
+            group_ids,
+            mut user_groups,
+            mut group_members,
+            archived_projects,
+            active_projects,
+        } = structure;
         let users = members
             .into_iter()
             .map(|u| {
@@ -273,7 +416,7 @@ impl Store {
             .into_iter()
             .map(|g| {
                 let def = GroupDef {
-                    members: group_members_of.remove(&g).unwrap_or_default(),
+                    members: group_members.remove(&g).unwrap_or_default(),
                     assignments: group_assigns.remove(&g).unwrap_or_default(),
                 };
                 (g, def)
@@ -281,7 +424,7 @@ impl Store {
             .collect();
         Ok(Some(OrgData {
             revision,
-            permissions,
+            permissions: catalog.into_iter().map(|(n, _)| n).collect(),
             roles,
             users,
             groups,
@@ -429,5 +572,20 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_records_split_and_role_names_unescape() {
+        let rows: Vec<[&str; 3]> = records::<3>("r1,a,p q;r2,b\\c c\\s\\\\,;").collect();
+        assert_eq!(rows, vec![["r1", "a", "p q"], ["r2", "b\\c c\\s\\\\", ""]]);
+        assert_eq!(unescape(rows[1][1]), "b, c;\\");
+        assert_eq!(records::<2>("").count(), 0);
+        assert_eq!(records::<2>("x").collect::<Vec<_>>(), vec![["x", ""]]);
+        assert_eq!(unescape("plain"), "plain");
     }
 }

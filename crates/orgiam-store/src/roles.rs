@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use orgiam_core::catalog::{ResourceType, SystemRole};
 use orgiam_core::ids::{OrgId, ProjectId, RoleId};
 use orgiam_core::model::Role;
-use orgiam_core::page::{Page, PageRequest};
+use orgiam_core::page::{Order, Page, PageRequest};
 use orgiam_core::validate::{self, quote};
 use orgiam_core::{Error, Result, now_unix};
 use serde_json::json;
@@ -62,6 +62,39 @@ impl<'a> RoleScope<'a> {
                 format!(
                     "resource_type = 'api.project' AND ((org_id IS NULL AND project_id IS NULL) \
                      OR (org_id = ${first} AND project_id = ${}))",
+                    first + 1
+                ),
+                2,
+            ),
+        }
+    }
+
+    /// The condition selecting the shared system roles of this scope (no parameters).
+    fn shared_condition(self) -> &'static str {
+        match self {
+            RoleScope::Organization => {
+                "org_id IS NULL AND project_id IS NULL AND resource_type = 'api.organization'"
+            }
+            RoleScope::Project(_) => {
+                "org_id IS NULL AND project_id IS NULL AND resource_type = 'api.project'"
+            }
+        }
+    }
+
+    /// The condition selecting the scope's own custom roles, with the parameters of
+    /// [`bind`](Self::bind) from `$first`; returns it with the number of parameters.
+    fn own_condition(self, first: usize) -> (String, usize) {
+        match self {
+            RoleScope::Organization => (
+                format!(
+                    "org_id = ${first} AND project_id IS NULL \
+                     AND resource_type = 'api.organization'"
+                ),
+                1,
+            ),
+            RoleScope::Project(_) => (
+                format!(
+                    "org_id = ${first} AND project_id = ${} AND resource_type = 'api.project'",
                     first + 1
                 ),
                 2,
@@ -178,6 +211,33 @@ pub(crate) async fn with_permissions(
         r.permissions = by_role.remove(r.id.as_str()).unwrap_or_default();
     }
     Ok(roles)
+}
+
+/// Merges two lists of role rows, each sorted by id in `order`, keeping the first `take`.
+/// Ids are `role_` and a ULID (digits and capital letters), so byte order is the database's.
+fn merge_by_id(
+    a: Vec<sqlx::any::AnyRow>,
+    b: Vec<sqlx::any::AnyRow>,
+    order: Order,
+    take: usize,
+) -> Result<Vec<sqlx::any::AnyRow>> {
+    let key = |r: &sqlx::any::AnyRow| r.try_get::<String, _>("id").map_err(db);
+    let mut a = a
+        .into_iter()
+        .map(|r| Ok((key(&r)?, r)))
+        .collect::<Result<Vec<_>>>()?;
+    a.extend(
+        b.into_iter()
+            .map(|r| Ok((key(&r)?, r)))
+            .collect::<Result<Vec<_>>>()?,
+    );
+    // both halves are sorted; a stable sort of their concatenation is their merge
+    a.sort_by(|(x, _), (y, _)| match order {
+        Order::Asc => x.cmp(y),
+        Order::Desc => y.cmp(x),
+    });
+    a.truncate(take);
+    Ok(a.into_iter().map(|(_, r)| r).collect())
 }
 
 /// Roles by id (any scope), in no particular order.
@@ -343,17 +403,32 @@ impl Store {
     ) -> Result<Page<Role>> {
         let mut conn = self.read.acquire().await.map_err(db)?;
         scope.check(&mut conn, org, false).await?;
-        let (scope_cond, n) = scope.condition(1);
-        let (cond, order) = keyset("id", page, n + 1);
-        let sql = format!(
-            "SELECT {ROLE_COLUMNS} FROM roles WHERE {scope_cond}{cond}{order} LIMIT {}",
-            page.limit + 1
-        );
-        let mut q = scope.bind(sqlx::query(&sql), org);
-        if let Some(after) = &page.after {
-            q = q.bind(after.clone());
+        // Two index-ordered range reads of `roles_scope (org_id, project_id, id)`, the shared
+        // system roles and the scope's own, each stopping after the page; merged here. One
+        // read with `org_id IS NULL OR org_id = $1` would have to sort the whole scope first.
+        let shared_cond = scope.shared_condition();
+        let (own_cond, n) = scope.own_condition(1);
+        let mut halves = Vec::with_capacity(2);
+        for (cond_sql, params, binds_scope) in
+            [(shared_cond.to_owned(), 0, false), (own_cond, n, true)]
+        {
+            let (cond, order) = keyset("id", page, params + 1);
+            let sql = format!(
+                "SELECT {ROLE_COLUMNS} FROM roles WHERE {cond_sql}{cond}{order} LIMIT {}",
+                page.limit + 1
+            );
+            let mut q = sqlx::query(&sql);
+            if binds_scope {
+                q = scope.bind(q, org);
+            }
+            if let Some(after) = &page.after {
+                q = q.bind(after.clone());
+            }
+            halves.push(q.fetch_all(&mut *conn).await.map_err(db)?);
         }
-        let rows = q.fetch_all(&mut *conn).await.map_err(db)?;
+        let own = halves.pop().unwrap_or_default();
+        let system = halves.pop().unwrap_or_default();
+        let rows = merge_by_id(system, own, page.order, page.limit as usize + 1)?;
         let roles = with_permissions(&mut conn, rows).await?;
         Ok(Page::from_overfetch(roles, page.limit))
     }
