@@ -154,16 +154,25 @@ impl Engine {
                 out
             }
             None => {
+                let started = std::time::Instant::now();
                 let data = self
                     .store
                     .load_org_data(org)
                     .await?
                     .ok_or_else(|| Error::not_found("organization", org.as_str()))?;
+                let loaded = started.elapsed();
                 // compiling a large organization takes a while: off the request threads
                 let snap =
                     tokio::task::spawn_blocking(move || Snapshot::from_data(data, now_unix()))
                         .await
                         .map_err(Error::internal)?;
+                tracing::info!(
+                    org = org.as_str(),
+                    members = snap.user_count(),
+                    read_ms = loaded.as_secs_f64() * 1e3,
+                    build_ms = (started.elapsed() - loaded).as_secs_f64() * 1e3,
+                    "organization snapshot loaded"
+                );
                 st.wanted.fetch_max(snap.revision(), Ordering::AcqRel);
                 st.keys_epoch.fetch_max(snap.revision(), Ordering::AcqRel);
                 self.account(&st, &snap);
