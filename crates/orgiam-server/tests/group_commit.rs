@@ -294,7 +294,10 @@ backend_tests!(
             "SELECT COUNT(*) FROM org_groups WHERE name LIKE '%cut%'",
         )
         .await;
-        assert!(groups > acknowledged.len() as i64, "the last write counts too");
+        assert!(
+            groups > acknowledged.len() as i64,
+            "the last write counts too"
+        );
         assert_eq!(
             scalar(
                 &s,
