@@ -141,21 +141,25 @@ function request()
 end
 """)
         out = subprocess.run(
-            ["wrk", "-t16", "-c16", f"-d{seconds}s", "-s", script,
+            ["wrk", "-t16", "-c16", f"-d{seconds}s", "--latency", "-s", script,
              f"http://127.0.0.1:{server.port}", "--", pairs, org["key"]],
             capture_output=True, text=True, check=True).stdout
     non2xx = 0
     rps = 0.0
+    latency = {}
     for line in out.splitlines():
         if line.startswith("Requests/sec:"):
             rps = float(line.split()[1])
         if "Non-2xx" in line:
             non2xx = int(line.split()[-1])
+        words = line.split()
+        if len(words) == 2 and words[0] in ("50%", "99%"):
+            latency[words[0]] = words[1]
     if non2xx:
         sys.exit(f"scale.py: {non2xx} grants failed\n{out}")
     if rps * seconds > len(user_ids) * len(role_ids):
         print("scale.py: warning: some grants repeated a pair", file=sys.stderr)
-    return rps
+    return rps, latency.get("50%", "?"), latency.get("99%", "?")
 
 
 def main():
@@ -165,6 +169,8 @@ def main():
     ap.add_argument("--keys", required=True)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--only-writes", action="store_true",
+                    help="measure only the role-assignment creates")
     a = ap.parse_args()
     orgs = load_keys(a.keys)
     big = max(orgs, key=lambda o: o["members"])
@@ -173,6 +179,10 @@ def main():
 
     def out(name, value):
         print(f"{name}\t{value}", flush=True)
+
+    if a.only_writes:
+        writes(a, small, big, sm, bm, out)
+        return
 
     # start to /readyz: the first start may apply new migrations; then three measured starts
     Server(a.binary, a.database).stop()
@@ -231,11 +241,15 @@ def main():
     out("assignments in those orgs", f"{assignments}")
     out("resident bytes per assignment", f"{(loaded - base) / assignments:.0f}")
 
+    writes(a, small, big, sm, bm, out)
+
+
+def writes(a, small, big, sm, bm, out):
     s = Server(a.binary, a.database)
-    out(f"role-assignment creates/s, 16 clients, {sm}-member org",
-        f"{creates_per_second(s, small[-1], a.seconds, 50):.0f}")
-    out(f"role-assignment creates/s, 16 clients, {bm}-member org",
-        f"{creates_per_second(s, big, a.seconds, 10):.0f}")
+    for org, members, roles in ((small[-1], sm, 50), (big, bm, 10)):
+        rps, p50_, p99_ = creates_per_second(s, org, a.seconds, roles)
+        out(f"role-assignment creates/s, 16 clients, {members}-member org", f"{rps:.0f}")
+        out("  latency p50 / p99", f"{p50_} / {p99_}")
     s.stop()
 
 

@@ -8,7 +8,8 @@
 //! Durability: SQLite runs in WAL mode with `synchronous=FULL` by default, so a write whose
 //! commit returned survives `kill -9` and power loss. SQLite has one writer: writes go through
 //! a pool of one connection (no `SQLITE_BUSY` between our own writers), reads through a
-//! separate pool that WAL lets run beside it.
+//! separate pool that WAL lets run beside it. Concurrent writes share commits (and fsyncs)
+//! through the write lane (`lane.rs`).
 
 use std::str::FromStr as _;
 use std::sync::{Arc, OnceLock};
@@ -18,6 +19,8 @@ use orgiam_core::ids::OrgId;
 use orgiam_core::{Error, Result};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
+
+use crate::lane::Lane;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -77,6 +80,8 @@ pub struct Store {
     pub(crate) write: AnyPool,
     backend: Backend,
     pub(crate) on_commit: Arc<OnceLock<CommitHook>>,
+    /// SQLite's group commit for writes (None on PostgreSQL).
+    pub(crate) lane: Option<Arc<Lane>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -139,6 +144,7 @@ impl Store {
                 let read = pool(options.max_connections.max(2)).await.map_err(db)?;
                 Store {
                     read,
+                    lane: Some(Lane::new(write.clone())),
                     write,
                     backend,
                     on_commit: Arc::default(),
@@ -162,6 +168,7 @@ impl Store {
                     write: pool,
                     backend,
                     on_commit: Arc::default(),
+                    lane: None,
                 }
             }
         };

@@ -12,6 +12,7 @@ mod grants;
 mod groups;
 mod invites;
 mod keys;
+mod lane;
 mod members;
 mod orgs;
 mod permissions;

@@ -4,15 +4,18 @@
 //! Bumping the revision (`UPDATE organizations … RETURNING revision`) is the first statement of
 //! every write: on PostgreSQL it takes the organization's row lock, so writes to one
 //! organization are serialized and checks such as "is this the last owner?" cannot race; on
-//! SQLite there is a single writer anyway.
+//! SQLite there is a single writer anyway, and writes share commits through the write lane
+//! (see `lane.rs`): each runs in a savepoint of a batch transaction, and is acknowledged once
+//! the batch's `COMMIT` returned.
 
 use orgiam_authz::Holder;
 use orgiam_core::ids::{AuditId, OrgId};
 use orgiam_core::model::Actor;
 use orgiam_core::{Error, Result, now_unix};
-use sqlx::{Any, Transaction};
+use sqlx::{Any, AnyConnection, Transaction};
 
 use crate::db::{Store, db};
+use crate::lane::LaneWrite;
 
 /// One audit event: its type (`role.created`), the object it is about and the payload that
 /// sits under the type key (with `before`/`after` where something changed).
@@ -75,9 +78,36 @@ impl ActorRef<'_> {
     }
 }
 
+/// Where a write's statements run; derefs to the connection either way.
+pub(crate) enum WriteConn {
+    /// PostgreSQL: a transaction of its own, row locks between concurrent writers.
+    Tx(Transaction<'static, Any>),
+    /// SQLite: a savepoint in the write lane's batch.
+    Lane(LaneWrite),
+}
+
+impl std::ops::Deref for WriteConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            WriteConn::Tx(tx) => tx,
+            WriteConn::Lane(w) => w,
+        }
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            WriteConn::Tx(tx) => tx,
+            WriteConn::Lane(w) => w,
+        }
+    }
+}
+
 /// An open write transaction on one organization.
 pub struct WriteTx {
-    pub(crate) tx: Transaction<'static, Any>,
+    pub(crate) tx: WriteConn,
     hook: Option<crate::db::CommitHook>,
     /// The organization being changed.
     pub org_id: OrgId,
@@ -87,15 +117,20 @@ pub struct WriteTx {
 }
 
 impl Store {
-    /// Begins a transaction on the write pool in a task of its own, so that it completes
-    /// whatever happens to the caller: sqlx's `begin` is not cancel-safe on PostgreSQL (a
-    /// caller dropped mid-`BEGIN`, e.g. by the request timeout, would hand the pool back a
-    /// connection inside an open transaction). Dropped unused, the transaction rolls back.
-    pub(crate) async fn begin_tx(&self) -> Result<Transaction<'static, Any>> {
+    /// Begins a write: on SQLite in the write lane, elsewhere a transaction on the write pool,
+    /// begun in a task of its own so that it completes whatever happens to the caller: sqlx's
+    /// `begin` is not cancel-safe on PostgreSQL (a caller dropped mid-`BEGIN`, e.g. by the
+    /// request timeout, would hand the pool back a connection inside an open transaction).
+    /// Dropped unused, the write rolls back.
+    pub(crate) async fn begin_tx(&self) -> Result<WriteConn> {
+        if let Some(lane) = &self.lane {
+            return Ok(WriteConn::Lane(lane.begin().await?));
+        }
         let pool = self.write.clone();
         tokio::spawn(async move { pool.begin().await })
             .await
             .map_err(Error::internal)?
+            .map(WriteConn::Tx)
             .map_err(db)
     }
 
@@ -122,12 +157,7 @@ impl Store {
 
 impl WriteTx {
     /// Wraps a transaction that already set the organization's revision.
-    pub(crate) fn new(
-        store: &Store,
-        tx: Transaction<'static, Any>,
-        org_id: OrgId,
-        revision: i64,
-    ) -> Self {
+    pub(crate) fn new(store: &Store, tx: WriteConn, org_id: OrgId, revision: i64) -> Self {
         WriteTx {
             tx,
             hook: store.on_commit.get().cloned(),
@@ -189,17 +219,33 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Commits; refuses to commit a change that recorded no audit event.
+    /// Commits, then tells the commit hook; refuses to commit a change that recorded no audit
+    /// event. On SQLite the commit is the batch's, shared with the writes beside it.
     pub async fn commit(self) -> Result<i64> {
         if !self.audited {
             return Err(Error::internal(
                 "a write tried to commit without an audit event",
             ));
         }
-        self.tx.commit().await.map_err(db)?;
-        if let Some(hook) = &self.hook {
-            hook(&self.org_id, self.revision);
+        let WriteTx {
+            tx,
+            hook,
+            org_id,
+            revision,
+            ..
+        } = self;
+        let tell = move || {
+            if let Some(hook) = &hook {
+                hook(&org_id, revision);
+            }
+        };
+        match tx {
+            WriteConn::Tx(tx) => {
+                tx.commit().await.map_err(db)?;
+                tell();
+            }
+            WriteConn::Lane(w) => w.commit(tell).await?,
         }
-        Ok(self.revision)
+        Ok(revision)
     }
 }
