@@ -388,15 +388,16 @@ impl Snapshot {
                 .into_iter()
                 .map(|r| Delta::Role(r.id.clone(), Some(r))),
         );
-        // every project, active ones too: a query naming an unknown project is a 404
+        // every project, active ones too (a query naming an unknown project is a 404);
+        // archived last, so a project listed as both counts as archived
         deltas.extend(
-            archived_projects
+            active_projects
                 .into_iter()
-                .map(|p| Delta::Project(p, true))
+                .map(|p| Delta::Project(p, false))
                 .chain(
-                    active_projects
+                    archived_projects
                         .into_iter()
-                        .map(|p| Delta::Project(p, false)),
+                        .map(|p| Delta::Project(p, true)),
                 ),
         );
         deltas.extend(groups.into_iter().map(|(id, g)| Delta::Group(id, Some(g))));
@@ -743,7 +744,10 @@ impl Snapshot {
                         self.set_holders(&who, &old_assigns, &assigns);
                         for m in &g.members {
                             let m = interner.get(m);
-                            affected.insert(m.clone());
+                            // members not loaded yet are computed when their own delta comes
+                            if self.users.get(&m).is_some() {
+                                affected.insert(m.clone());
+                            }
                             members.insert(m);
                         }
                         self.groups.insert(
@@ -797,19 +801,23 @@ impl Snapshot {
                         self.set_holders(&who, &old_assigns, &direct);
                         let groups =
                             Compact::from_vec(u.groups.iter().map(|g| interner.get(g)).collect());
+                        // roles and groups are already final: compute the sets once, now
+                        let (org, eff, valid_until) = self.effective_of(&direct, &groups, now);
                         self.users.insert(
                             &key,
                             UserSlot::new(
                                 UserEntry {
                                     direct,
                                     groups,
-                                    eff: Effective::default(),
+                                    eff,
                                 },
-                                PermSet::default(),
-                                i64::MIN,
+                                org,
+                                valid_until,
                             ),
                         );
-                        affected.insert(key);
+                        if !affected.is_empty() {
+                            affected.remove(&key);
+                        }
                     }
                     None => {
                         self.set_holders(&who, &old_assigns, &[]);
@@ -928,6 +936,29 @@ impl Snapshot {
         let Some(e) = self.users.get(user).cloned() else {
             return;
         };
+        let (org, eff, valid_until) = self.effective_of(&e.direct, &e.groups, now);
+        self.users.insert(
+            user,
+            UserSlot::new(
+                UserEntry {
+                    direct: e.direct.clone(),
+                    groups: e.groups.clone(),
+                    eff,
+                },
+                org,
+                valid_until,
+            ),
+        );
+    }
+
+    /// The effective sets of a user with these direct assignments and groups: the
+    /// organization-level set, the project ones, and the earliest expiry they depend on.
+    fn effective_of(
+        &self,
+        direct: &[Assign],
+        groups: &Compact<Arc<str>>,
+        now: i64,
+    ) -> (PermSet, Effective, i64) {
         let mut org = PermSet::default();
         let mut projects: Vec<(Arc<str>, PermSet)> = Vec::new();
         let mut valid_until = i64::MAX;
@@ -947,10 +978,10 @@ impl Snapshot {
                 },
             }
         };
-        for a in e.direct.iter() {
+        for a in direct {
             add(a, &self.roles);
         }
-        for g in e.groups.iter() {
+        for g in groups.iter() {
             if let Some(ge) = self.groups.get(g) {
                 for a in ge.assigns.iter() {
                     add(a, &self.roles);
@@ -960,17 +991,6 @@ impl Snapshot {
         let eff = Effective {
             projects: Compact::from_vec(projects),
         };
-        self.users.insert(
-            user,
-            UserSlot::new(
-                UserEntry {
-                    direct: e.direct.clone(),
-                    groups: e.groups.clone(),
-                    eff,
-                },
-                org,
-                valid_until,
-            ),
-        );
+        (org, eff, valid_until)
     }
 }
