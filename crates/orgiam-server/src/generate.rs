@@ -234,7 +234,6 @@ pub async fn generate(store: &Store, size: Size, seed: u64, progress: bool) -> R
                 &mut bar,
             )
             .await?;
-            w.forget_changes(&org.org_id).await?;
             w.commit_if(ROWS_PER_TRANSACTION).await?;
             orgs.push(org);
         }

@@ -168,6 +168,22 @@ async fn generated_data_serves(backend: Backend) {
             .any(|r| r["id"] == role_id.as_str()),
         "{after}"
     );
+    // the load's mark ended with its transactions: this ordinary write is in the change log
+    let logged = db_scalar(
+        &s.db.url,
+        &format!(
+            "SELECT COUNT(*) FROM engine_changes WHERE org_id = '{}' AND entity_id = '{user}'",
+            org.org_id
+        ),
+    )
+    .await;
+    assert!(logged >= 1, "the write after the load logs its change");
+    if backend == Backend::Sqlite {
+        assert_eq!(
+            db_scalar(&s.db.url, "SELECT COUNT(*) FROM bulk_load").await,
+            0
+        );
+    }
     s.stop().await;
 }
 

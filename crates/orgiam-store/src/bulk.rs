@@ -10,8 +10,11 @@
 //!
 //! Bulk loading bypasses the service functions (no audit event per row, no revision bump per
 //! row): it is meant for an organization created by the same load, whose revision the loader
-//! sets once. The change-log triggers still fire; [`BulkWriter::forget_changes`] drops the rows
-//! they wrote for such an organization, which no snapshot will ever need.
+//! sets once. It also skips the change log, which no snapshot of a new organization needs:
+//! each of the loader's transactions marks itself (SQLite: a row in `bulk_load`, deleted again
+//! before the commit; PostgreSQL: `SET LOCAL orgiam.bulk_load`), and the change-log triggers
+//! of migration 0005 skip while they see the mark. Only the loader's own transaction can see
+//! it, so no concurrent ordinary write ever goes unlogged.
 
 use orgiam_core::Result;
 use sqlx::{Any, Transaction};
@@ -222,22 +225,29 @@ impl From<Option<i64>> for Cell {
     }
 }
 
-/// Rows buffered per table before a flush (a power of two).
-const ROWS_PER_STATEMENT: usize = 512;
-
-/// Parameters per statement. SQLite resolves each numbered parameter by walking the list of
-/// all of them (sqlx binds `$n` by name), which makes binding quadratic in the statement's
-/// parameter count: small statements are faster there. PostgreSQL is the other way round.
+/// Parameters per statement. SQLite statements use unnumbered `?` parameters: sqlx then binds
+/// them by position, without asking SQLite for each parameter's name (a walk of the list of
+/// all names, which made `$n` binding quadratic in the statement's size). PostgreSQL allows
+/// 65,535 parameters.
 fn max_params(backend: Backend) -> usize {
     match backend {
-        Backend::Sqlite => 128,
-        Backend::Postgres => 8_192,
+        Backend::Sqlite => 16_384,
+        Backend::Postgres => 65_535,
+    }
+}
+
+/// Rows buffered per table before a flush, and the most rows one statement writes (a power of
+/// two).
+fn max_rows(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 1_024,
+        Backend::Postgres => 4_096,
     }
 }
 
 /// Rows per full statement of `table`: the largest power of two within the parameter budget.
 fn rows_per_statement(backend: Backend, table: BulkTable) -> usize {
-    let fit = (max_params(backend) / table.columns().len()).clamp(1, ROWS_PER_STATEMENT);
+    let fit = (max_params(backend) / table.columns().len()).clamp(1, max_rows(backend));
     let mut n = 1;
     while n * 2 <= fit {
         n *= 2;
@@ -262,7 +272,7 @@ impl std::fmt::Debug for BulkWriter {
     }
 }
 
-fn insert_sql(table: BulkTable, rows: usize) -> String {
+fn insert_sql(backend: Backend, table: BulkTable, rows: usize) -> String {
     let cols = table.columns();
     let mut sql = format!("INSERT INTO {} ({}) VALUES ", table.name(), cols.join(", "));
     let mut n = 1;
@@ -275,8 +285,13 @@ fn insert_sql(table: BulkTable, rows: usize) -> String {
             if c > 0 {
                 sql.push_str(", ");
             }
-            sql.push('$');
-            sql.push_str(&n.to_string());
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+            }
             n += 1;
         }
         sql.push(')');
@@ -311,7 +326,7 @@ impl BulkWriter {
         }
         let buf = &mut self.buffers[table.index()];
         buf.push(row);
-        if buf.len() >= ROWS_PER_STATEMENT {
+        if buf.len() >= max_rows(self.store.backend()) {
             self.flush().await?;
         }
         Ok(())
@@ -323,7 +338,7 @@ impl BulkWriter {
             return Ok(());
         }
         if self.tx.is_none() {
-            self.tx = Some(self.store.write.begin().await.map_err(db)?);
+            self.tx = Some(self.begin().await?);
         }
         let backend = self.store.backend();
         let Some(tx) = self.tx.as_mut() else {
@@ -331,47 +346,51 @@ impl BulkWriter {
         };
         for table in BulkTable::ALL {
             let rows = std::mem::take(&mut self.buffers[table.index()]);
-            let mut rest = rows.as_slice();
-            while !rest.is_empty() {
+            let count = rows.len();
+            let mut rows = rows.into_iter();
+            let mut left = count;
+            while left > 0 {
                 // the largest power of two that fits: few distinct statements to prepare
                 let mut n = rows_per_statement(backend, table);
-                while n > rest.len() {
+                while n > left {
                     n /= 2;
                 }
-                let (now, later) = rest.split_at(n);
-                let sql = insert_sql(table, n);
+                let sql = insert_sql(backend, table, n);
                 let mut q = sqlx::query(&sql);
-                for row in now {
+                for row in rows.by_ref().take(n) {
                     for cell in row {
                         q = match cell {
-                            Cell::Text(s) => q.bind(s.clone()),
-                            Cell::Int(v) => q.bind(*v),
+                            Cell::Text(s) => q.bind(s),
+                            Cell::Int(v) => q.bind(v),
                             Cell::NullText => q.bind(None::<String>),
                             Cell::NullInt => q.bind(None::<i64>),
                         };
                     }
                 }
                 q.execute(&mut **tx).await.map_err(db)?;
-                rest = later;
+                left -= n;
             }
-            self.written[table.index()] += rows.len() as u64;
-            self.in_transaction += rows.len() as u64;
+            self.written[table.index()] += count as u64;
+            self.in_transaction += count as u64;
         }
         Ok(())
     }
 
-    /// Deletes the change-log rows recorded so far in this transaction for `org_id`: the
-    /// organization is new, so no snapshot predates them.
-    pub async fn forget_changes(&mut self, org_id: &str) -> Result<()> {
-        self.flush().await?;
-        if let Some(tx) = self.tx.as_mut() {
-            sqlx::query("DELETE FROM engine_changes WHERE org_id = $1")
-                .bind(org_id)
-                .execute(&mut **tx)
-                .await
-                .map_err(db)?;
+    /// A transaction marked as a bulk load: the change-log triggers skip its rows.
+    async fn begin(&self) -> Result<Transaction<'static, Any>> {
+        let mut tx = self.store.write.begin().await.map_err(db)?;
+        let marks: &[&str] = match self.store.backend() {
+            Backend::Sqlite => &["INSERT INTO bulk_load (marker) VALUES (1)"],
+            // a lost commit loses generated rows only, which a rerun makes again
+            Backend::Postgres => &[
+                "SET LOCAL orgiam.bulk_load = 'on'",
+                "SET LOCAL synchronous_commit = off",
+            ],
+        };
+        for sql in marks {
+            sqlx::query(sql).execute(&mut *tx).await.map_err(db)?;
         }
-        Ok(())
+        Ok(tx)
     }
 
     /// Commits the transaction if it holds at least `min_rows` rows (0: always).
@@ -380,7 +399,14 @@ impl BulkWriter {
             return Ok(());
         }
         self.flush().await?;
-        if let Some(tx) = self.tx.take() {
+        if let Some(mut tx) = self.tx.take() {
+            if self.store.backend() == Backend::Sqlite {
+                // the mark never outlives the transaction that set it
+                sqlx::query("DELETE FROM bulk_load")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
             tx.commit().await.map_err(db)?;
         }
         self.in_transaction = 0;
