@@ -413,8 +413,11 @@ impl Store {
             [(shared_cond.to_owned(), 0, false), (own_cond, n, true)]
         {
             let (cond, order) = keyset("id", page, params + 1);
+            // each role's permissions come with it, packed (names cannot contain a space)
             let sql = format!(
-                "SELECT {ROLE_COLUMNS} FROM roles WHERE {cond_sql}{cond}{order} LIMIT {}",
+                "SELECT {ROLE_COLUMNS}, (SELECT string_agg(p.name, ' ') FROM role_permissions rp \
+                 JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id = roles.id) \
+                 AS packed_permissions FROM roles WHERE {cond_sql}{cond}{order} LIMIT {}",
                 page.limit + 1
             );
             let mut q = sqlx::query(&sql);
@@ -429,7 +432,21 @@ impl Store {
         let own = halves.pop().unwrap_or_default();
         let system = halves.pop().unwrap_or_default();
         let rows = merge_by_id(system, own, page.order, page.limit as usize + 1)?;
-        let roles = with_permissions(&mut conn, rows).await?;
+        let roles = rows
+            .iter()
+            .map(|row| {
+                let mut role = role_from_row(row)?;
+                let packed: Option<String> = row.try_get("packed_permissions").map_err(db)?;
+                role.permissions = packed
+                    .unwrap_or_default()
+                    .split(' ')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                role.permissions.sort_unstable();
+                Ok(role)
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(roles, page.limit))
     }
 
