@@ -424,8 +424,10 @@ impl Snapshot {
     /// against the resident memory of fully loaded generated organizations
     /// (docs/PERFORMANCE.md).
     pub fn approx_bytes(&self) -> usize {
-        /// Id, map slot, entry, ~3 direct assignments, ~2 groups, its place in holder sets.
-        const PER_USER: usize = 400;
+        /// Id, map slot, entry, ~3 direct assignments, ~2 groups, its place in holder sets,
+        /// and the allocator's share: measured as the resident memory of size M's 1,000
+        /// organizations of 1,000 members loaded together (docs/PERFORMANCE.md, Scale).
+        const PER_USER: usize = 960;
         /// Id, name, permission set, holder set header.
         const PER_ROLE: usize = 200;
         /// Id, entry, member set, assignments.
