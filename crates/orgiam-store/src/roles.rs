@@ -412,7 +412,14 @@ impl Store {
         for (cond_sql, params, binds_scope) in
             [(shared_cond.to_owned(), 0, false), (own_cond, n, true)]
         {
-            let (cond, order) = keyset("id", page, params + 1);
+            let (cond, _) = keyset("id", page, params + 1);
+            // the index's own order (org_id and project_id are fixed here, so it is the id
+            // order): PostgreSQL otherwise walks the primary key and filters
+            let dir = match page.order {
+                Order::Asc => "ASC",
+                Order::Desc => "DESC",
+            };
+            let order = format!(" ORDER BY org_id {dir}, project_id {dir}, id {dir}");
             // each role's permissions come with it, packed (names cannot contain a space)
             let sql = format!(
                 "SELECT {ROLE_COLUMNS}, (SELECT string_agg(p.name, ' ') FROM role_permissions rp \
