@@ -331,3 +331,83 @@ backend_tests!(
         assert_eq!(n, 1);
     }
 );
+
+// Role lists read each page packed in one value, with text escaped: a role whose name,
+// description and metadata hold the separators, the escape and the NULL marker lists exactly
+// as it reads on its own, and one without description or metadata keeps them absent.
+backend_tests!(
+    listed_roles_equal_the_roles_read_alone,
+    |s: TestServer| async move {
+        for name in ["documents.read", "documents.write"] {
+            s.post("/v1/organization/permissions", json!({"name": name}))
+                .await
+                .expect(200);
+        }
+        let odd = r"a,b;c\d=e \s\c";
+        let full = s
+            .post(
+                "/v1/organization/roles",
+                json!({
+                    "role_name": odd,
+                    "description": format!("{odd}, ünïcødé"),
+                    "permissions": ["documents.write", "documents.read"],
+                    "metadata": {"k": odd, "n": [1, 2]},
+                }),
+            )
+            .await
+            .expect(200);
+        let bare = s
+            .post(
+                "/v1/organization/roles",
+                json!({"role_name": "=", "permissions": []}),
+            )
+            .await
+            .expect(200);
+        let listed = s.get("/v1/organization/roles?limit=100").await.expect(200);
+        let data = listed["data"].as_array().unwrap();
+        for created in [&full, &bare] {
+            let id = created["id"].as_str().unwrap();
+            let alone = s
+                .get(&format!("/v1/organization/roles/{id}"))
+                .await
+                .expect(200);
+            let in_list = data.iter().find(|r| r["id"] == id).expect("listed");
+            assert_eq!(in_list, &alone, "{id}");
+        }
+        assert_eq!(full["name"], odd);
+        assert!(
+            data.iter()
+                .map(|r| r["id"].as_str().unwrap())
+                .collect::<Vec<_>>()
+                .is_sorted(),
+            "in id order"
+        );
+        // descending, and across pages of one
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let q = match &after {
+                Some(a) => format!("/v1/organization/roles?limit=1&order=desc&after={a}"),
+                None => "/v1/organization/roles?limit=1&order=desc".to_owned(),
+            };
+            let page = s.get(&q).await.expect(200);
+            let items = page["data"].as_array().unwrap();
+            if items.is_empty() {
+                break;
+            }
+            let id = items[0]["id"].as_str().unwrap().to_owned();
+            seen.push(id.clone());
+            if page["has_more"] != true {
+                break;
+            }
+            after = Some(id);
+        }
+        let mut want: Vec<String> = data
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect();
+        want.reverse();
+        assert_eq!(seen, want);
+        s.stop().await;
+    }
+);

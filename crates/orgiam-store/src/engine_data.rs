@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use sqlx::{AnyConnection, Row as _};
 
 use crate::db::{Store, db};
-use crate::sql::placeholders;
+use crate::sql::{packed_text, placeholders, records, unpack_text};
 
 /// Rows per `IN (…)` list.
 const CHUNK: usize = 500;
@@ -210,18 +210,9 @@ async fn existing(
     Ok(out)
 }
 
-/// A role name made safe for the packed format below: `\`, `;` and `,` escaped.
-const PACKED_ROLE_NAME: &str =
-    r"replace(replace(replace(r.name, '\', '\\'), ';', '\s'), ',', '\c')";
-
-/// One aggregate over an organization's rows: every row as one record of `,`-separated
-/// fields, records separated by `;`, in a single text value (`None` when there are none).
-/// A cold load of a large organization reads about a million rows; as rows through the
-/// driver each costs several microseconds (a copy per value and a hand-off per row), packed
-/// they cost the database's scan and a split here. Ids and permission names cannot contain
-/// the separators; role names are escaped ([`PACKED_ROLE_NAME`], [`unescape`]). A text value
-/// is limited to 1 GB on both engines, which bounds one organization at roughly twelve
-/// million assignments.
+/// All of an organization's rows of `from` packed in one text value ([`records`]): a cold
+/// load of a large organization is about a million rows. The 1 GB limit of a text value
+/// bounds one organization at roughly twelve million assignments.
 async fn packed(conn: &mut AnyConnection, record: &str, from: &str, org: &OrgId) -> Result<String> {
     let sql = format!("SELECT string_agg({record}, ';') FROM {from} WHERE org_id = $1");
     let packed: Option<String> = sqlx::query_scalar(&sql)
@@ -232,51 +223,19 @@ async fn packed(conn: &mut AnyConnection, record: &str, from: &str, org: &OrgId)
     Ok(packed.unwrap_or_default())
 }
 
-/// The records of a packed value, each split into `N` fields (missing ones empty).
-fn records<const N: usize>(packed: &str) -> impl Iterator<Item = [&str; N]> {
-    packed.split(';').filter(|r| !r.is_empty()).map(|r| {
-        let mut out = [""; N];
-        for (slot, field) in out.iter_mut().zip(r.splitn(N, ',')) {
-            *slot = field;
-        }
-        out
-    })
-}
-
-/// Undoes [`PACKED_ROLE_NAME`].
-fn unescape(s: &str) -> String {
-    if !s.contains('\\') {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('s') => out.push(';'),
-            Some('c') => out.push(','),
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    out
-}
-
 /// The organization's own roles (organization and project ones) with their permissions.
 async fn own_roles(conn: &mut AnyConnection, org: &OrgId) -> Result<Vec<RoleDef>> {
     let record = format!(
-        "r.id || ',' || {PACKED_ROLE_NAME} || ',' || COALESCE((SELECT string_agg(p.name, ' ') \
+        "r.id || ',' || {} || ',' || COALESCE((SELECT string_agg(p.name, ' ') \
          FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id \
-         WHERE rp.role_id = r.id), '')"
+         WHERE rp.role_id = r.id), '')",
+        packed_text("r.name")
     );
     let packed = packed(conn, &record, "roles r", org).await?;
     Ok(records::<3>(&packed)
         .map(|[id, name, perms]| RoleDef {
             id: id.to_owned(),
-            name: unescape(name),
+            name: unpack_text(name).unwrap_or_default(),
             permissions: perms
                 .split(' ')
                 .filter(|p| !p.is_empty())
@@ -572,20 +531,5 @@ impl Store {
             }
         }
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn packed_records_split_and_role_names_unescape() {
-        let rows: Vec<[&str; 3]> = records::<3>("r1,a,p q;r2,b\\c c\\s\\\\,;").collect();
-        assert_eq!(rows, vec![["r1", "a", "p q"], ["r2", "b\\c c\\s\\\\", ""]]);
-        assert_eq!(unescape(rows[1][1]), "b, c;\\");
-        assert_eq!(records::<2>("").count(), 0);
-        assert_eq!(records::<2>("x").collect::<Vec<_>>(), vec![["x", ""]]);
-        assert_eq!(unescape("plain"), "plain");
     }
 }
