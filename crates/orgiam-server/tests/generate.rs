@@ -312,3 +312,52 @@ async fn eviction_keeps_answers_on_sqlite() {
 async fn eviction_keeps_answers_on_postgres() {
     eviction_keeps_answers(Backend::Postgres).await;
 }
+
+/// Many cold loads at once on a small pool: each load may read on three connections, and one
+/// waiting for its second while holding its first could, with enough of them, hold the whole
+/// pool and wait forever. Ten organizations loaded together on a pool of four all finish.
+async fn concurrent_cold_loads_on_a_small_pool(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let mut options = StoreOptions::new(db.url.clone());
+    options.max_connections = 4;
+    let store = Store::open(&options).await.unwrap();
+    let report = generate(&store, Size::S, 5, false).await.unwrap();
+    let loads = report.orgs.iter().map(|o| {
+        let (store, org) = (
+            store.clone(),
+            orgiam_core::ids::OrgId::from_trusted(o.org_id.clone()),
+        );
+        tokio::spawn(async move { store.load_org_data(&org).await })
+    });
+    let all = tokio::time::timeout(Duration::from_secs(20), futures_join(loads.collect()))
+        .await
+        .expect("every cold load finishes (no pool deadlock)");
+    assert_eq!(all.len(), report.orgs.len());
+    for data in all {
+        let data = data.unwrap().unwrap().expect("the organization exists");
+        assert_eq!(data.users.len(), 100);
+    }
+    store.close().await;
+}
+
+async fn futures_join<T>(
+    handles: Vec<tokio::task::JoinHandle<T>>,
+) -> Vec<Result<T, tokio::task::JoinError>> {
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_cold_loads_on_a_small_pool_sqlite() {
+    concurrent_cold_loads_on_a_small_pool(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_cold_loads_on_a_small_pool_postgres() {
+    concurrent_cold_loads_on_a_small_pool(Backend::Postgres).await;
+}

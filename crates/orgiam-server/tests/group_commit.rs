@@ -369,3 +369,70 @@ async fn sqlite_a_requested_commit_survives_its_caller() {
     );
     s.stop().await;
 }
+
+// "Already a member" is an answer drawn from what the write saw, which on SQLite may be a
+// batch-mate's membership that is not committed yet: it is given only once that is durable,
+// with a revision at least the membership's own.
+backend_tests!(
+    racing_adds_of_one_member_answer_after_the_add_is_durable,
+    |s: TestServer| async move {
+        let s = Arc::new(s);
+        for round in 0..4 {
+            let group = s
+                .post(
+                    "/v1/organization/groups",
+                    json!({"name": format!("racers {round}")}),
+                )
+                .await
+                .expect(200)["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let user = s
+                .post(
+                    "/v1/organization/users",
+                    json!({"email": format!("r{round}@example.com"), "role": "member"}),
+                )
+                .await
+                .expect(200)["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let mut racers = Vec::new();
+            for _ in 0..12 {
+                let (s, group, user) = (s.clone(), group.clone(), user.clone());
+                racers.push(tokio::spawn(async move {
+                    let a = s
+                        .post(
+                            &format!("/v1/organization/groups/{group}/users"),
+                            json!({"user_id": user}),
+                        )
+                        .await;
+                    let rev: i64 = a.headers["orgiam-revision"]
+                        .to_str()
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    (a.expect(200), rev)
+                }));
+            }
+            let mut answers = Vec::new();
+            for r in racers {
+                answers.push(r.await.unwrap());
+            }
+            let members = scalar(
+                &s,
+                &format!("SELECT COUNT(*) FROM group_members WHERE group_id = '{group}'"),
+            )
+            .await;
+            assert_eq!(members, 1, "one membership");
+            // the add is the round's only change (the others undo their revision bumps), so
+            // every answer, the add's and the "already a member"s, is at the revision after it
+            let after = s.store().org_revision(&org(&s)).await.unwrap();
+            for (_, rev) in &answers {
+                assert_eq!(*rev, after, "an answer before the add it saw was durable");
+            }
+        }
+        Arc::try_unwrap(s).ok().unwrap().stop().await;
+    }
+);

@@ -82,6 +82,14 @@ pub struct Store {
     pub(crate) on_commit: Arc<OnceLock<CommitHook>>,
     /// SQLite's group commit for writes (None on PostgreSQL).
     pub(crate) lane: Option<Arc<Lane>>,
+    /// Cold loads that may read on three connections at once (see `load_org_data`); sized
+    /// so that they together hold at most three quarters of the read pool.
+    pub(crate) parallel_loads: Arc<tokio::sync::Semaphore>,
+}
+
+/// Permits for cold loads reading side by side on three connections, out of `pool` reads.
+fn parallel_loads(pool: u32) -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new((pool / 4) as usize))
 }
 
 impl std::fmt::Debug for Store {
@@ -148,6 +156,7 @@ impl Store {
                     write,
                     backend,
                     on_commit: Arc::default(),
+                    parallel_loads: parallel_loads(options.max_connections.max(2)),
                 }
             }
             Backend::Postgres => {
@@ -160,6 +169,14 @@ impl Store {
                 let pool = AnyPoolOptions::new()
                     .max_connections(options.max_connections.max(2))
                     .acquire_timeout(Duration::from_secs(30))
+                    // packed reads escape with '\' literals (crate::sql::packed_text): make
+                    // sure a server or role default cannot turn backslash escapes back on
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("SET standard_conforming_strings = on").await?;
+                            Ok(())
+                        })
+                    })
                     .connect_with(connect)
                     .await
                     .map_err(db)?;
@@ -169,6 +186,7 @@ impl Store {
                     backend,
                     on_commit: Arc::default(),
                     lane: None,
+                    parallel_loads: parallel_loads(options.max_connections.max(2)),
                 }
             }
         };

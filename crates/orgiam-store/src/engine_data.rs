@@ -341,17 +341,28 @@ impl Store {
             return Ok(None);
         };
         let catalog = catalog(&mut conn, org).await?;
-        let (mut roles, (mut user_assigns, mut group_assigns), structure) = tokio::try_join!(
-            own_roles(&mut conn, org),
-            async {
-                let mut c = self.read.acquire().await.map_err(db)?;
-                all_assignments(&mut c, org).await
-            },
-            async {
-                let mut c = self.read.acquire().await.map_err(db)?;
-                structure(&mut c, org).await
-            },
-        )?;
+        // Side by side on three connections when a permit says the pool has them to spare;
+        // otherwise one after the other on this one (never waiting for a second connection
+        // while holding one, which many concurrent cold loads could turn into a deadlock).
+        let permit = self.parallel_loads.clone().try_acquire_owned().ok();
+        let (mut roles, (mut user_assigns, mut group_assigns), structure) = match permit {
+            Some(_permit) => tokio::try_join!(
+                own_roles(&mut conn, org),
+                async {
+                    let mut c = self.read.acquire().await.map_err(db)?;
+                    all_assignments(&mut c, org).await
+                },
+                async {
+                    let mut c = self.read.acquire().await.map_err(db)?;
+                    structure(&mut c, org).await
+                },
+            )?,
+            None => (
+                own_roles(&mut conn, org).await?,
+                all_assignments(&mut conn, org).await?,
+                structure(&mut conn, org).await?,
+            ),
+        };
         roles.extend(system_roles(&catalog));
         let Structure {
             members,

@@ -473,8 +473,9 @@ impl Store {
             .await?
             .ok_or_else(|| Error::internal("group member vanished"))?;
         if inserted == 0 {
-            // already a member: nothing changed, so nothing is recorded
-            drop(w);
+            // already a member: nothing changed, so nothing is recorded; answered once the
+            // membership it saw is durable (on SQLite it may be a batch-mate's, uncommitted)
+            w.settle().await?;
             let revision = current_revision(&self.read, org).await?;
             return Ok(GroupMemberAdded {
                 member: gm,

@@ -129,6 +129,55 @@ impl LaneWrite {
         });
         joined(task.await)
     }
+
+    /// Undoes this write (it changed nothing worth keeping) and waits until the batch it read
+    /// from is committed, so that an answer drawn from writes released into the batch before
+    /// it (an "already there") is never given before they are durable.
+    pub(crate) async fn settle(self) -> Result<()> {
+        let LaneWrite {
+            mut guard,
+            mut tidy,
+        } = self;
+        let Some(lane) = tidy.0.take() else {
+            return Err(Error::internal("a lane write without its lane"));
+        };
+        let task = tokio::spawn(async move {
+            // on failure the savepoint stays open: `tidy` (through `recover`) rolls it back
+            for statement in ["ROLLBACK TO write", "RELEASE write"] {
+                if let Err(e) = guard.conn.execute(statement).await {
+                    drop(guard);
+                    lane.tidy().await;
+                    return Err(db(e));
+                }
+            }
+            guard.savepoint = false;
+            let others = guard.released;
+            let batch = guard.batch.clone();
+            drop(guard);
+            if others == 0 {
+                // nothing of anyone else's to wait for: the empty batch is ended
+                lane.tidy().await;
+                return Ok(());
+            }
+            let mut state = lane.state.lock().await;
+            lane.recover(&mut state).await;
+            if state
+                .as_ref()
+                .is_some_and(|o| Arc::ptr_eq(&o.batch, &batch))
+            {
+                if let Some(open) = state.take() {
+                    end(open, "COMMIT", String::new()).await;
+                }
+            }
+            drop(state);
+            match batch.outcome.get() {
+                Some(Ok(())) => Ok(()),
+                Some(Err(e)) => Err(Error::internal(format!("database: {e}"))),
+                None => Err(Error::internal("a write's batch ended without an outcome")),
+            }
+        });
+        joined(task.await)
+    }
 }
 
 /// A task's failure (a panic, or the runtime shutting down) as an error.

@@ -192,7 +192,7 @@ pub(crate) async fn with_permissions(
     }
     let sql = format!(
         "SELECT rp.role_id, p.name FROM role_permissions rp \
-         JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id IN ({}) ORDER BY p.name",
+         JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id IN ({})",
         placeholders(1, roles.len())
     );
     let mut q = sqlx::query(&sql);
@@ -209,6 +209,8 @@ pub(crate) async fn with_permissions(
     }
     for r in &mut roles {
         r.permissions = by_role.remove(r.id.as_str()).unwrap_or_default();
+        // byte order, as role lists give them (not the database's collation)
+        r.permissions.sort_unstable();
     }
     Ok(roles)
 }

@@ -219,6 +219,16 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Ends a write that changed nothing (its revision bump is undone) once whatever it read
+    /// is durable: on SQLite, writes released into its batch before it, which it could see,
+    /// are committed first. For answers such as "already a member" drawn from those reads.
+    pub async fn settle(self) -> Result<()> {
+        match self.tx {
+            WriteConn::Tx(tx) => tx.rollback().await.map_err(db),
+            WriteConn::Lane(w) => w.settle().await,
+        }
+    }
+
     /// Commits, then tells the commit hook; refuses to commit a change that recorded no audit
     /// event. On SQLite the commit is the batch's, shared with the writes beside it.
     pub async fn commit(self) -> Result<i64> {
