@@ -75,28 +75,20 @@ fn system_roles(catalog: &[(String, ResourceType)]) -> Vec<RoleDef> {
         .collect()
 }
 
-async fn roles(
-    conn: &mut AnyConnection,
-    org: &OrgId,
-    ids: Option<&[String]>,
-) -> Result<Vec<RoleDef>> {
+/// The roles among `ids` (of the organization's own; system roles come from the catalog),
+/// with their permissions; for reloading changed ones (a cold load reads them packed).
+async fn roles(conn: &mut AnyConnection, org: &OrgId, ids: &[String]) -> Result<Vec<RoleDef>> {
     let mut out: BTreeMap<String, RoleDef> = BTreeMap::new();
-    let chunks: Vec<Option<&[String]>> = match ids {
-        None => vec![None],
-        Some(ids) => ids.chunks(CHUNK).map(Some).collect(),
-    };
-    for chunk in chunks {
-        let filter = match chunk {
-            None => "(r.org_id IS NULL OR r.org_id = $1)".to_owned(),
-            Some(c) => format!("r.org_id = $1 AND r.id IN ({})", placeholders(2, c.len())),
-        };
+    for chunk in ids.chunks(CHUNK) {
         let sql = format!(
             "SELECT r.id, r.name, p.name AS permission FROM roles r \
              LEFT JOIN role_permissions rp ON rp.role_id = r.id \
-             LEFT JOIN permissions p ON p.id = rp.permission_id WHERE {filter}"
+             LEFT JOIN permissions p ON p.id = rp.permission_id \
+             WHERE r.org_id = $1 AND r.id IN ({})",
+            placeholders(2, chunk.len())
         );
         let mut q = sqlx::query(&sql).bind(org.as_str());
-        for id in chunk.unwrap_or_default() {
+        for id in chunk {
             q = q.bind(id.clone());
         }
         for row in q.fetch_all(&mut *conn).await.map_err(db)? {
@@ -120,29 +112,22 @@ async fn roles(
     Ok(out.into_values().collect())
 }
 
-/// Assignments of principals of `kind` (`user`/`group`), all or only `ids`.
+/// Assignments of the principals `ids` of `kind` (`user`/`group`).
 async fn assignments(
     conn: &mut AnyConnection,
     org: &OrgId,
     kind: &str,
-    ids: Option<&[String]>,
+    ids: &[String],
 ) -> Result<BTreeMap<String, Vec<AssignDef>>> {
     let mut out: BTreeMap<String, Vec<AssignDef>> = BTreeMap::new();
-    let chunks: Vec<Option<&[String]>> = match ids {
-        None => vec![None],
-        Some(ids) => ids.chunks(CHUNK).map(Some).collect(),
-    };
-    for chunk in chunks {
-        let filter = match chunk {
-            None => String::new(),
-            Some(c) => format!(" AND principal_id IN ({})", placeholders(3, c.len())),
-        };
+    for chunk in ids.chunks(CHUNK) {
         let sql = format!(
             "SELECT principal_id, role_id, project_id, expires_at FROM role_assignments \
-             WHERE org_id = $1 AND principal_type = $2{filter}"
+             WHERE org_id = $1 AND principal_type = $2 AND principal_id IN ({})",
+            placeholders(3, chunk.len())
         );
         let mut q = sqlx::query(&sql).bind(org.as_str()).bind(kind);
-        for id in chunk.unwrap_or_default() {
+        for id in chunk {
             q = q.bind(id.clone());
         }
         for row in q.fetch_all(&mut *conn).await.map_err(db)? {
@@ -158,26 +143,21 @@ async fn assignments(
     Ok(out)
 }
 
-/// (group, user) pairs of group membership, filtered by `column IN ids` if given.
+/// (group, user) pairs of group membership with `column` among `ids`.
 async fn group_members(
     conn: &mut AnyConnection,
     org: &OrgId,
     column: &str,
-    ids: Option<&[String]>,
+    ids: &[String],
 ) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    let chunks: Vec<Option<&[String]>> = match ids {
-        None => vec![None],
-        Some(ids) => ids.chunks(CHUNK).map(Some).collect(),
-    };
-    for chunk in chunks {
-        let filter = match chunk {
-            None => String::new(),
-            Some(c) => format!(" AND {column} IN ({})", placeholders(2, c.len())),
-        };
-        let sql = format!("SELECT group_id, user_id FROM group_members WHERE org_id = $1{filter}");
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT group_id, user_id FROM group_members WHERE org_id = $1 AND {column} IN ({})",
+            placeholders(2, chunk.len())
+        );
         let mut q = sqlx::query(&sql).bind(org.as_str());
-        for id in chunk.unwrap_or_default() {
+        for id in chunk {
             q = q.bind(id.clone());
         }
         for row in q.fetch_all(&mut *conn).await.map_err(db)? {
@@ -447,7 +427,7 @@ impl Store {
             }
         }
         if let Some(ids) = by_kind.get("role") {
-            let found = roles(&mut conn, org, Some(ids)).await?;
+            let found = roles(&mut conn, org, ids).await?;
             let mut found: BTreeMap<String, RoleDef> =
                 found.into_iter().map(|r| (r.id.clone(), r)).collect();
             for id in ids {
@@ -478,9 +458,9 @@ impl Store {
                 .filter(|g| present.contains(*g))
                 .cloned()
                 .collect();
-            let mut assigns = assignments(&mut conn, org, "group", Some(&live)).await?;
+            let mut assigns = assignments(&mut conn, org, "group", &live).await?;
             let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for (g, u) in group_members(&mut conn, org, "group_id", Some(&live)).await? {
+            for (g, u) in group_members(&mut conn, org, "group_id", &live).await? {
                 members.entry(g).or_default().push(u);
             }
             for g in ids {
@@ -498,9 +478,9 @@ impl Store {
                 .filter(|u| present.contains(*u))
                 .cloned()
                 .collect();
-            let mut assigns = assignments(&mut conn, org, "user", Some(&live)).await?;
+            let mut assigns = assignments(&mut conn, org, "user", &live).await?;
             let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for (g, u) in group_members(&mut conn, org, "user_id", Some(&live)).await? {
+            for (g, u) in group_members(&mut conn, org, "user_id", &live).await? {
                 groups.entry(u).or_default().push(g);
             }
             for u in ids {
