@@ -107,25 +107,9 @@ impl LaneWrite {
             guard.released += 1;
             let batch = guard.batch.clone();
             drop(guard);
-            let mut state = lane.state.lock().await;
-            lane.recover(&mut state).await;
-            if state
-                .as_ref()
-                .is_some_and(|o| Arc::ptr_eq(&o.batch, &batch))
-            {
-                if let Some(open) = state.take() {
-                    end(open, "COMMIT", String::new()).await;
-                }
-            }
-            drop(state);
-            match batch.outcome.get() {
-                Some(Ok(())) => {
-                    on_durable();
-                    Ok(())
-                }
-                Some(Err(e)) => Err(Error::internal(format!("database: {e}"))),
-                None => Err(Error::internal("a write's batch ended without an outcome")),
-            }
+            lane.await_batch(&batch).await?;
+            on_durable();
+            Ok(())
         });
         joined(task.await)
     }
@@ -159,22 +143,7 @@ impl LaneWrite {
                 lane.tidy().await;
                 return Ok(());
             }
-            let mut state = lane.state.lock().await;
-            lane.recover(&mut state).await;
-            if state
-                .as_ref()
-                .is_some_and(|o| Arc::ptr_eq(&o.batch, &batch))
-            {
-                if let Some(open) = state.take() {
-                    end(open, "COMMIT", String::new()).await;
-                }
-            }
-            drop(state);
-            match batch.outcome.get() {
-                Some(Ok(())) => Ok(()),
-                Some(Err(e)) => Err(Error::internal(format!("database: {e}"))),
-                None => Err(Error::internal("a write's batch ended without an outcome")),
-            }
+            lane.await_batch(&batch).await
         });
         joined(task.await)
     }
@@ -253,6 +222,25 @@ impl Lane {
                     end(open, "ROLLBACK", format!("the batch was rolled back: {e}")).await;
                 }
             }
+        }
+    }
+
+    /// Waits for `batch` to end, back in the lane's queue behind every writer that arrived
+    /// meanwhile: commits it if it is still open when the lane is ours (everyone released
+    /// into it is then in it), and returns its outcome.
+    async fn await_batch(&self, batch: &Arc<Batch>) -> Result<()> {
+        let mut state = self.state.lock().await;
+        self.recover(&mut state).await;
+        if state.as_ref().is_some_and(|o| Arc::ptr_eq(&o.batch, batch)) {
+            if let Some(open) = state.take() {
+                end(open, "COMMIT", String::new()).await;
+            }
+        }
+        drop(state);
+        match batch.outcome.get() {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(Error::internal(format!("database: {e}"))),
+            None => Err(Error::internal("a write's batch ended without an outcome")),
         }
     }
 
