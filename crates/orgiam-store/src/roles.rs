@@ -17,7 +17,7 @@ use sqlx::{AnyConnection, Row as _};
 
 use crate::db::{Store, db, is_unique_violation};
 use crate::projects::{existing_project, writable_project};
-use crate::sql::{keyset, packed_text, placeholders, records, unpack_text};
+use crate::sql::{keyset, order_by, packed_text, placeholders, records, unpack_text};
 use crate::write::{ActorRef, AuditEvent};
 
 /// Where a role lives: the organization or one of its projects.
@@ -102,17 +102,24 @@ impl<'a> RoleScope<'a> {
         }
     }
 
+    /// The parameters of [`condition`](Self::condition) and
+    /// [`own_condition`](Self::own_condition), in order.
+    fn params(self, org: &OrgId) -> Vec<String> {
+        let mut out = vec![org.as_str().to_owned()];
+        out.extend(self.project().map(str::to_owned));
+        out
+    }
+
     /// Binds the parameters of [`condition`](Self::condition).
     fn bind<'q>(
         self,
-        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
         org: &OrgId,
     ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-        let q = q.bind(org.as_str().to_owned());
-        match self {
-            RoleScope::Organization => q,
-            RoleScope::Project(p) => q.bind(p.to_owned()),
+        for p in self.params(org) {
+            q = q.bind(p);
         }
+        q
     }
 
     /// Checks that the scope exists in `org` (and, for a change, that its project is not
@@ -441,22 +448,17 @@ impl Store {
             let (cond, _) = keyset("id", page, params + 1);
             // the index's own order (org_id and project_id are fixed here, so it is the id
             // order): PostgreSQL otherwise walks the primary key and filters
-            let dir = match page.order {
-                Order::Asc => "ASC",
-                Order::Desc => "DESC",
-            };
+            let order = order_by(&["org_id", "project_id", "id"], page);
             let sql = format!(
                 "SELECT string_agg(rec, ';') FROM (SELECT {record} AS rec FROM roles \
-                 WHERE {cond_sql}{cond} ORDER BY org_id {dir}, project_id {dir}, id {dir} \
-                 LIMIT {}) page",
+                 WHERE {cond_sql}{cond}{order} LIMIT {}) page",
                 page.limit + 1
             );
             let mut q = sqlx::query_scalar::<_, Option<String>>(&sql);
             if binds_scope {
-                q = match scope {
-                    RoleScope::Organization => q.bind(org.as_str().to_owned()),
-                    RoleScope::Project(p) => q.bind(org.as_str().to_owned()).bind(p.to_owned()),
-                };
+                for p in scope.params(org) {
+                    q = q.bind(p);
+                }
             }
             if let Some(after) = &page.after {
                 q = q.bind(after.clone());

@@ -13,16 +13,27 @@ pub(crate) fn placeholders(start: usize, n: usize) -> String {
 /// The keyset condition and order for `column` under `page`, with the cursor as `$param`.
 /// Returns (`AND column > $n` or empty, `ORDER BY column ASC|DESC`).
 pub(crate) fn keyset(column: &str, page: &PageRequest, param: usize) -> (String, String) {
-    let (cmp, dir) = match page.order {
-        Order::Asc => (">", "ASC"),
-        Order::Desc => ("<", "DESC"),
+    let cmp = match page.order {
+        Order::Asc => ">",
+        Order::Desc => "<",
     };
     let cond = if page.after.is_some() {
         format!(" AND {column} {cmp} ${param}")
     } else {
         String::new()
     };
-    (cond, format!(" ORDER BY {column} {dir}"))
+    (cond, order_by(&[column], page))
+}
+
+/// ` ORDER BY` each of `columns` in the page's direction: for a keyset read whose condition
+/// fixes the leading columns of an index, naming them all makes the index's order the plan's.
+pub(crate) fn order_by(columns: &[&str], page: &PageRequest) -> String {
+    let dir = match page.order {
+        Order::Asc => "ASC",
+        Order::Desc => "DESC",
+    };
+    let list: Vec<String> = columns.iter().map(|c| format!("{c} {dir}")).collect();
+    format!(" ORDER BY {}", list.join(", "))
 }
 
 /// SQL for a text value made safe inside a packed record (see [`records`]): `\`, `;` and `,`
