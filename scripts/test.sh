@@ -256,6 +256,26 @@ else
 fi
 export ORGIAM_FIDDLER_PYTHON="$ROOT/$FIDDLER_VENV/bin/python"
 
+# Aitronos' official SDK (tests/python/test_aitronos_sdk.py) needs the legacy `httpx` package:
+# its own venv, target/pyvenv-aitronos, from tests/python/requirements-aitronos.txt the same way.
+AITRONOS_REQS="tests/python/requirements-aitronos.txt"
+AITRONOS_VENV="target/pyvenv-aitronos"
+[[ -f "$AITRONOS_REQS" ]] || die "$AITRONOS_REQS missing"
+aitronos_sha="$(sha256sum "$AITRONOS_REQS" | cut -d' ' -f1)"
+if [[ -x "$AITRONOS_VENV/bin/python" && -f "$AITRONOS_VENV/.requirements-sha" ]] \
+    && [[ "$(cat "$AITRONOS_VENV/.requirements-sha")" == "$aitronos_sha" ]] \
+    && "$AITRONOS_VENV/bin/python" -c 'from aitronos import Aitronos' >/dev/null 2>&1; then
+    log "reusing Python venv $AITRONOS_VENV"
+else
+    log "creating Python venv $AITRONOS_VENV"
+    rm -rf "$AITRONOS_VENV"
+    python3 -m venv "$AITRONOS_VENV" || die "python3 -m venv $AITRONOS_VENV failed"
+    "$AITRONOS_VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$AITRONOS_REQS" \
+        || die "pip install -r $AITRONOS_REQS failed"
+    echo "$aitronos_sha" >"$AITRONOS_VENV/.requirements-sha"
+fi
+export ORGIAM_AITRONOS_PYTHON="$ROOT/$AITRONOS_VENV/bin/python"
+
 # --------------------------------------------------------------------------
 # Node packages of tests/node (the npm `openai` smoke test, run by pytest), reinstalled
 # with `npm ci` when node_modules is missing or older than package.json/package-lock.json.

@@ -7,7 +7,8 @@ PostgreSQL, called the way their own clients call them:
   tests/python/requirements-fiddler.txt; override with ORGIAM_FIDDLER_PYTHON) through
   tests/python/fiddler_v1.py; this module asserts on what the client returned or raised.
 * Timbal: `GET /orgs/{org_id}/iam/roles[/{role_id}]` with `Authorization: Bearer`.
-* Aitronos: `GET /v1/organizations/{org_id}/roles?include_global=` with `X-API-Key`.
+* Aitronos: `GET /v1/organizations/{org_id}/roles?include_global=` with `X-API-Key` (or
+  `Authorization: Bearer` when `X-API-Key` is absent).
 
 Each error case of each dialect, and a second organization whose key gets 403 everywhere.
 """
@@ -355,7 +356,17 @@ def test_aitronos_errors(server: Server, other: dict[str, Any]) -> None:
     path = f"/v1/organizations/{server.org_id}/roles"
     assert_aitronos_error(aitronos(server, path, None), 401, "AUTHENTICATION_REQUIRED")
     assert_aitronos_error(aitronos(server, path, "sk-admin-" + "z" * 43), 401, "AUTHENTICATION_REQUIRED")
-    with http(server, server.admin_key) as c:  # Bearer only: Aitronos reads X-API-Key
+    # Bearer is read when X-API-Key is absent (or empty), as Aitronos' backend does
+    with http(server, server.admin_key) as c:
+        r = c.get(f"/compat/aitronos{path}")
+        assert r.status_code == 200, r.text
+        assert r.json() == aitronos(server, path, server.admin_key).json()
+        r = c.get(f"/compat/aitronos{path}", headers={"X-API-Key": ""})
+        assert r.status_code == 200, r.text
+        # X-API-Key, when present, is the key that is checked
+        bad = "sk-admin-" + "z" * 43
+        assert_aitronos_error(c.get(f"/compat/aitronos{path}", headers={"X-API-Key": bad}), 401, "AUTHENTICATION_REQUIRED")
+    with http(server, "sk-admin-" + "z" * 43) as c:
         assert_aitronos_error(c.get(f"/compat/aitronos{path}"), 401, "AUTHENTICATION_REQUIRED")
     member_key = user_key(server, provision(server, "member", "M")["id"])
     e = assert_aitronos_error(aitronos(server, path, member_key), 403, "INSUFFICIENT_PERMISSIONS")

@@ -243,8 +243,26 @@ impl Params {
     }
 
     /// The page request: `limit` within `bounds`, `after` checked by `cursor`, `order` if the
-    /// resource has one.
+    /// resource has one. These lists page forwards only (the SDK has no `before` for them):
+    /// a `before` is a 400 rather than silently the first page.
     pub fn page<T>(
+        &self,
+        bounds: LimitBounds,
+        default_order: Option<Order>,
+        cursor: impl Fn(&str) -> Option<T> + Copy,
+    ) -> Result<PageRequest, Error> {
+        if self.one("before").is_some() {
+            return Err(Error::invalid_code(
+                "unsupported_parameter",
+                "before",
+                "this list does not take 'before': page forwards with 'after' (and 'order' where the list has one)",
+            ));
+        }
+        self.page_both_ways(bounds, default_order, cursor)
+    }
+
+    /// [`Params::page`] for a list that also pages backwards: `before` checked by `cursor`.
+    pub fn page_both_ways<T>(
         &self,
         bounds: LimitBounds,
         default_order: Option<Order>,

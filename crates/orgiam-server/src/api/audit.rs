@@ -107,7 +107,7 @@ fn filter(params: &Params) -> Result<AuditFilter> {
 
 /// Lists audit events, newest first. `after` (the previous page's `last_id`) continues to older
 /// events; `before` returns the events just newer than it.
-#[utoipa::path(get, path = "/v1/organization/audit_logs", tag = "audit_logs",
+#[utoipa::path(get, path = "/v1/organization/audit_logs", operation_id = "list-audit-logs", tag = "audit_logs",
     params(("after" = Option<String>, Query, description = "the previous page's `last_id`: older events"),
            ("before" = Option<String>, Query, description = "an event id: the events just newer than it"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
@@ -125,7 +125,7 @@ pub async fn list(
     State(state): State<AppState>,
     params: Params,
 ) -> ApiResult<Json<List<AuditLogObject>>> {
-    let mut page = params.page(AUDIT_LIMIT, None, AuditId::parse)?;
+    let mut page = params.page_both_ways(AUDIT_LIMIT, None, AuditId::parse)?;
     page.order = Order::Desc;
     let events = state
         .store

@@ -242,7 +242,7 @@ fn required(param: &str, v: Option<String>) -> Result<String, Error> {
 // ---------------------------------------------------------------------------------------------
 
 /// Lists the organization's groups by id.
-#[utoipa::path(get, path = "/v1/organization/groups", tag = "groups",
+#[utoipa::path(get, path = "/v1/organization/groups", operation_id = "list-groups", tag = "groups",
     params(("after" = Option<String>, Query, description = "the previous page's `next`"),
            ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "0 to 1000, default 100"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
@@ -262,7 +262,7 @@ pub async fn list(
 }
 
 /// Creates a group; 409 if the name is taken (case-insensitively).
-#[utoipa::path(post, path = "/v1/organization/groups", tag = "groups", request_body = GroupBody,
+#[utoipa::path(post, path = "/v1/organization/groups", operation_id = "create-group", tag = "groups", request_body = GroupBody,
     responses((status = 200, body = GroupObject), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     auth: Authorized<GroupsWrite>,
@@ -278,7 +278,7 @@ pub async fn create(
 }
 
 /// Retrieves a group.
-#[utoipa::path(get, path = "/v1/organization/groups/{group_id}", tag = "groups",
+#[utoipa::path(get, path = "/v1/organization/groups/{group_id}", operation_id = "retrieve-group", tag = "groups",
     params(("group_id" = String, Path)),
     responses((status = 200, body = GroupObject), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
@@ -292,7 +292,7 @@ pub async fn retrieve(
 }
 
 /// Renames a group (`name` is required); 409 if another group has the name.
-#[utoipa::path(post, path = "/v1/organization/groups/{group_id}", tag = "groups",
+#[utoipa::path(post, path = "/v1/organization/groups/{group_id}", operation_id = "update-group", tag = "groups",
     params(("group_id" = String, Path)), request_body = GroupBody,
     responses((status = 200, body = GroupUpdated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update(
@@ -318,7 +318,7 @@ pub async fn update(
 }
 
 /// Deletes a group with its memberships, project access and role assignments.
-#[utoipa::path(delete, path = "/v1/organization/groups/{group_id}", tag = "groups",
+#[utoipa::path(delete, path = "/v1/organization/groups/{group_id}", operation_id = "delete-group", tag = "groups",
     params(("group_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
 pub async fn delete(
@@ -345,7 +345,7 @@ pub async fn delete(
 // ---------------------------------------------------------------------------------------------
 
 /// Lists a group's members by user id.
-#[utoipa::path(get, path = "/v1/organization/groups/{group_id}/users", tag = "groups",
+#[utoipa::path(get, path = "/v1/organization/groups/{group_id}/users", operation_id = "list-group-users", tag = "groups",
     params(("group_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `next` (a user id)"),
            ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "0 to 1000, default 100"),
@@ -371,7 +371,7 @@ pub async fn list_users(
 
 /// Adds a member of the organization to a group; adding them again is a 200 that changes
 /// nothing.
-#[utoipa::path(post, path = "/v1/organization/groups/{group_id}/users", tag = "groups",
+#[utoipa::path(post, path = "/v1/organization/groups/{group_id}/users", operation_id = "add-group-user", tag = "groups",
     params(("group_id" = String, Path)), request_body = GroupUserCreate,
     responses((status = 200, body = GroupUserAdded), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn add_user(
@@ -396,7 +396,7 @@ pub async fn add_user(
 }
 
 /// Retrieves one member of a group.
-#[utoipa::path(get, path = "/v1/organization/groups/{group_id}/users/{user_id}", tag = "groups",
+#[utoipa::path(get, path = "/v1/organization/groups/{group_id}/users/{user_id}", operation_id = "retrieve-group-user", tag = "groups",
     params(("group_id" = String, Path), ("user_id" = String, Path)),
     responses((status = 200, body = GroupUserDetail), (status = 404, body = ErrorBody)))]
 pub async fn retrieve_user(
@@ -414,7 +414,7 @@ pub async fn retrieve_user(
 }
 
 /// Removes a user from a group.
-#[utoipa::path(delete, path = "/v1/organization/groups/{group_id}/users/{user_id}", tag = "groups",
+#[utoipa::path(delete, path = "/v1/organization/groups/{group_id}/users/{user_id}", operation_id = "remove-group-user", tag = "groups",
     params(("group_id" = String, Path), ("user_id" = String, Path)),
     responses((status = 200, body = AssignmentDeleted), (status = 404, body = ErrorBody)))]
 pub async fn remove_user(
@@ -440,10 +440,10 @@ pub async fn remove_user(
 // ---------------------------------------------------------------------------------------------
 
 /// Lists the organization roles a group holds.
-#[utoipa::path(get, path = "/v1/organization/groups/{group_id}/roles", tag = "groups",
+#[utoipa::path(get, path = "/v1/organization/groups/{group_id}/roles", operation_id = "list-group-role-assignments", tag = "groups",
     params(("group_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 1000"),
+           ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "0 to 1000, default 1000"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<AssignedRole>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_roles(
@@ -465,7 +465,7 @@ pub async fn list_roles(
 }
 
 /// Grants an organization role to a group (again: replaces `expires_at`).
-#[utoipa::path(post, path = "/v1/organization/groups/{group_id}/roles", tag = "groups",
+#[utoipa::path(post, path = "/v1/organization/groups/{group_id}/roles", operation_id = "assign-group-role", tag = "groups",
     params(("group_id" = String, Path)), request_body = GroupRoleCreate,
     responses((status = 200, body = GroupRoleObject), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn assign_role(
@@ -503,7 +503,7 @@ pub async fn assign_role(
 }
 
 /// Retrieves one role as held by a group.
-#[utoipa::path(get, path = "/v1/organization/groups/{group_id}/roles/{role_id}", tag = "groups",
+#[utoipa::path(get, path = "/v1/organization/groups/{group_id}/roles/{role_id}", operation_id = "retrieve-group-role", tag = "groups",
     params(("group_id" = String, Path), ("role_id" = String, Path)),
     responses((status = 200, body = AssignedRole), (status = 404, body = ErrorBody)))]
 pub async fn retrieve_role(
@@ -521,7 +521,7 @@ pub async fn retrieve_role(
 }
 
 /// Revokes a group's grant of an organization role.
-#[utoipa::path(delete, path = "/v1/organization/groups/{group_id}/roles/{role_id}", tag = "groups",
+#[utoipa::path(delete, path = "/v1/organization/groups/{group_id}/roles/{role_id}", operation_id = "unassign-group-role", tag = "groups",
     params(("group_id" = String, Path), ("role_id" = String, Path)),
     responses((status = 200, body = AssignmentDeleted), (status = 404, body = ErrorBody)))]
 pub async fn unassign_role(

@@ -143,7 +143,7 @@ pub(crate) fn request_base(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Lists the organization's invitations, oldest first.
-#[utoipa::path(get, path = "/v1/organization/invites", tag = "invites",
+#[utoipa::path(get, path = "/v1/organization/invites", operation_id = "list-invites", tag = "invites",
     params(("after" = Option<String>, Query, description = "the previous page's `last_id`"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20")),
     responses((status = 200, body = List<InviteObject>), (status = 400, body = ErrorBody)))]
@@ -162,7 +162,7 @@ pub async fn list(
 }
 
 /// Invites an address; the response alone carries the secret `token` and the `accept_url`.
-#[utoipa::path(post, path = "/v1/organization/invites", tag = "invites", request_body = InviteCreate,
+#[utoipa::path(post, path = "/v1/organization/invites", operation_id = "inviteUser", tag = "invites", request_body = InviteCreate,
     responses((status = 200, body = InviteObject), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
@@ -196,7 +196,7 @@ pub async fn create(
 }
 
 /// Retrieves an invitation (never its token).
-#[utoipa::path(get, path = "/v1/organization/invites/{invite_id}", tag = "invites",
+#[utoipa::path(get, path = "/v1/organization/invites/{invite_id}", operation_id = "retrieve-invite", tag = "invites",
     params(("invite_id" = String, Path)),
     responses((status = 200, body = InviteObject), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
@@ -210,7 +210,7 @@ pub async fn retrieve(
 }
 
 /// Deletes a pending or expired invitation; an accepted one cannot be deleted (409).
-#[utoipa::path(delete, path = "/v1/organization/invites/{invite_id}", tag = "invites",
+#[utoipa::path(delete, path = "/v1/organization/invites/{invite_id}", operation_id = "delete-invite", tag = "invites",
     params(("invite_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
@@ -235,7 +235,7 @@ pub async fn delete(
 /// Accepts an invitation (no API key: the token is the credential). Unknown or deleted
 /// tokens: 404 `invite_not_found`; used: 400 `invite_already_accepted`; expired: 400
 /// `invite_expired`; the address became a member meanwhile: 409 `already_member`.
-#[utoipa::path(post, path = "/v1/invites/accept", tag = "invites", request_body = InviteAccept,
+#[utoipa::path(post, path = "/v1/invites/accept", operation_id = "accept-invite", tag = "invites", request_body = InviteAccept,
     security(()),
     responses((status = 200, body = InviteAccepted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]

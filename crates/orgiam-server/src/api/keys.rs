@@ -113,7 +113,7 @@ impl From<KeyRecord> for ApiKeyObject {
 }
 
 /// Lists the organization's admin keys (the SDK pages with the last item's id).
-#[utoipa::path(get, path = "/v1/organization/admin_api_keys", tag = "admin_api_keys",
+#[utoipa::path(get, path = "/v1/organization/admin_api_keys", operation_id = "admin-api-keys-list", tag = "admin_api_keys",
     params(("after" = Option<String>, Query, description = "the last key id of the previous page"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
            ("order" = Option<String>, Query, description = "asc (default) or desc, by creation")),
@@ -133,7 +133,7 @@ pub async fn list(
 }
 
 /// Creates an admin key acting as the caller, who must be an owner; `value` is shown once.
-#[utoipa::path(post, path = "/v1/organization/admin_api_keys", tag = "admin_api_keys", request_body = KeyCreate,
+#[utoipa::path(post, path = "/v1/organization/admin_api_keys", operation_id = "admin-api-keys-create", tag = "admin_api_keys", request_body = KeyCreate,
     responses((status = 200, body = ApiKeyObject), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create(
     auth: Authorized<AdminKeysWrite>,
@@ -153,7 +153,7 @@ pub async fn create(
 }
 
 /// Retrieves an admin key (never its secret).
-#[utoipa::path(get, path = "/v1/organization/admin_api_keys/{key_id}", tag = "admin_api_keys",
+#[utoipa::path(get, path = "/v1/organization/admin_api_keys/{key_id}", operation_id = "admin-api-keys-get", tag = "admin_api_keys",
     params(("key_id" = String, Path)),
     responses((status = 200, body = ApiKeyObject), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
@@ -167,7 +167,7 @@ pub async fn retrieve(
 }
 
 /// Deletes an admin key: it fails from its next request on.
-#[utoipa::path(delete, path = "/v1/organization/admin_api_keys/{key_id}", tag = "admin_api_keys",
+#[utoipa::path(delete, path = "/v1/organization/admin_api_keys/{key_id}", operation_id = "admin-api-keys-delete", tag = "admin_api_keys",
     params(("key_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
 pub async fn delete_key(
@@ -190,7 +190,7 @@ pub async fn delete_key(
 }
 
 /// Lists a member's user keys, by id.
-#[utoipa::path(get, path = "/v1/organization/users/{user_id}/api_keys", tag = "users",
+#[utoipa::path(get, path = "/v1/organization/users/{user_id}/api_keys", operation_id = "list-user-api-keys", tag = "users",
     params(("user_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `last_id`"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
@@ -216,7 +216,7 @@ pub async fn list_user_keys(
 
 /// Mints an `sk-user-…` key acting as the member with exactly their permissions; the caller
 /// must hold all of them. `value` is shown once.
-#[utoipa::path(post, path = "/v1/organization/users/{user_id}/api_keys", tag = "users",
+#[utoipa::path(post, path = "/v1/organization/users/{user_id}/api_keys", operation_id = "create-user-api-key", tag = "users",
     params(("user_id" = String, Path)), request_body = KeyCreate,
     responses((status = 200, body = ApiKeyObject), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create_user_key(
@@ -239,7 +239,7 @@ pub async fn create_user_key(
 }
 
 /// Revokes one of a member's user keys.
-#[utoipa::path(delete, path = "/v1/organization/users/{user_id}/api_keys/{key_id}", tag = "users",
+#[utoipa::path(delete, path = "/v1/organization/users/{user_id}/api_keys/{key_id}", operation_id = "delete-user-api-key", tag = "users",
     params(("user_id" = String, Path), ("key_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
 pub async fn delete_user_key(

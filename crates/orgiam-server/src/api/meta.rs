@@ -43,7 +43,14 @@ pub async fn openapi() -> Response {
         .into_response()
 }
 
-/// A browsable page for the OpenAPI document.
-pub async fn docs() -> Html<&'static str> {
-    Html(include_str!("docs.html"))
+/// A browsable page for the OpenAPI document, rendered by the server (no script, no CDN).
+pub async fn docs() -> Response {
+    (
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            super::docs::CONTENT_SECURITY_POLICY,
+        )],
+        Html(super::docs::page()),
+    )
+        .into_response()
 }

@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub mod audit;
+pub mod docs;
 pub mod groups;
 pub mod invites;
 pub mod keys;

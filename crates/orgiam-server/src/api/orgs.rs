@@ -65,7 +65,7 @@ pub struct OrganizationObject {
 }
 
 /// Creates an organization (platform root key only).
-#[utoipa::path(post, path = "/v1/organizations", tag = "organizations", request_body = OrganizationCreate,
+#[utoipa::path(post, path = "/v1/organizations", operation_id = "create-organization", tag = "organizations", request_body = OrganizationCreate,
     responses((status = 200, body = OrganizationObject), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,

@@ -246,7 +246,7 @@ fn answer(snap: &Snapshot, c: CheckRequest, now: i64) -> CheckObject {
 }
 
 /// Lists the permission catalog: the built-in ones and the organization's own, by name.
-#[utoipa::path(get, path = "/v1/organization/permissions", tag = "permissions",
+#[utoipa::path(get, path = "/v1/organization/permissions", operation_id = "list-permissions", tag = "permissions",
     params(("after" = Option<String>, Query, description = "the previous page's `next`"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 100")),
     responses((status = 200, body = List<PermissionObject>), (status = 400, body = ErrorBody)))]
@@ -265,7 +265,7 @@ pub async fn list(
 }
 
 /// Registers one of the organization's own permissions.
-#[utoipa::path(post, path = "/v1/organization/permissions", tag = "permissions", request_body = PermissionCreate,
+#[utoipa::path(post, path = "/v1/organization/permissions", operation_id = "create-permission", tag = "permissions", request_body = PermissionCreate,
     responses((status = 200, body = PermissionObject), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     auth: Authorized<RolesWrite>,
@@ -286,7 +286,7 @@ pub async fn create(
 }
 
 /// Deletes one of the organization's own permissions; 409 while a role holds it.
-#[utoipa::path(delete, path = "/v1/organization/permissions/{permission}", tag = "permissions",
+#[utoipa::path(delete, path = "/v1/organization/permissions/{permission}", operation_id = "delete-permission", tag = "permissions",
     params(("permission" = String, Path)),
     responses((status = 200, body = super::wire::Deleted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
@@ -309,7 +309,7 @@ pub async fn delete(
 }
 
 /// May this user do this (here)? With the grants that say so.
-#[utoipa::path(post, path = "/v1/organization/permissions/check", tag = "permissions", request_body = CheckRequest,
+#[utoipa::path(post, path = "/v1/organization/permissions/check", operation_id = "check-permission", tag = "permissions", request_body = CheckRequest,
     responses((status = 200, body = CheckObject), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn check(
     auth: Authorized<PermissionsCheck>,
@@ -325,7 +325,7 @@ pub async fn check(
 }
 
 /// Up to 1,000 checks, validated in full first, answered in order from one snapshot.
-#[utoipa::path(post, path = "/v1/organization/permissions/check_batch", tag = "permissions", request_body = CheckBatchRequest,
+#[utoipa::path(post, path = "/v1/organization/permissions/check_batch", operation_id = "check-permissions-batch", tag = "permissions", request_body = CheckBatchRequest,
     responses((status = 200, body = CheckList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn check_batch(
     auth: Authorized<PermissionsCheck>,
@@ -370,7 +370,7 @@ pub async fn check_batch(
 
 /// A user's effective permissions (in `project_id`, or at organization level) with where each
 /// comes from.
-#[utoipa::path(get, path = "/v1/organization/users/{user_id}/permissions", tag = "permissions",
+#[utoipa::path(get, path = "/v1/organization/users/{user_id}/permissions", operation_id = "list-user-permissions", tag = "permissions",
     params(("user_id" = String, Path), ("project_id" = Option<String>, Query)),
     responses((status = 200, body = List<HeldPermission>), (status = 404, body = ErrorBody)))]
 pub async fn user_permissions(
@@ -411,7 +411,7 @@ pub async fn user_permissions(
 }
 
 /// The users who hold a permission (in `project_id`, or at organization level), by id.
-#[utoipa::path(get, path = "/v1/organization/permissions/{permission}/users", tag = "permissions",
+#[utoipa::path(get, path = "/v1/organization/permissions/{permission}/users", operation_id = "list-permission-users", tag = "permissions",
     params(("permission" = String, Path), ("project_id" = Option<String>, Query),
            ("after" = Option<String>, Query, description = "the previous page's `next`"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 100")),

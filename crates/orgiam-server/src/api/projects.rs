@@ -198,7 +198,7 @@ pub struct ProjectUpdate {
 }
 
 /// Lists projects by id; archived ones only with `include_archived=true`.
-#[utoipa::path(get, path = "/v1/organization/projects", tag = "projects",
+#[utoipa::path(get, path = "/v1/organization/projects", operation_id = "list-projects", tag = "projects",
     params(("after" = Option<String>, Query, description = "the previous page's `last_id`"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
            ("include_archived" = Option<bool>, Query, description = "include archived projects (default false)")),
@@ -222,7 +222,7 @@ pub async fn list(
 }
 
 /// Creates a project.
-#[utoipa::path(post, path = "/v1/organization/projects", tag = "projects", request_body = ProjectCreate,
+#[utoipa::path(post, path = "/v1/organization/projects", operation_id = "create-project", tag = "projects", request_body = ProjectCreate,
     responses((status = 200, body = ProjectObject), (status = 400, body = ErrorBody)))]
 pub async fn create(
     auth: Authorized<ProjectsWrite>,
@@ -237,7 +237,7 @@ pub async fn create(
 }
 
 /// Retrieves a project (archived or not).
-#[utoipa::path(get, path = "/v1/organization/projects/{project_id}", tag = "projects",
+#[utoipa::path(get, path = "/v1/organization/projects/{project_id}", operation_id = "retrieve-project", tag = "projects",
     params(("project_id" = String, Path)),
     responses((status = 200, body = ProjectObject), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
@@ -255,7 +255,7 @@ pub async fn retrieve(
 }
 
 /// Renames a project; 409 `project_archived` once archived.
-#[utoipa::path(post, path = "/v1/organization/projects/{project_id}", tag = "projects",
+#[utoipa::path(post, path = "/v1/organization/projects/{project_id}", operation_id = "modify-project", tag = "projects",
     params(("project_id" = String, Path)), request_body = ProjectUpdate,
     responses((status = 200, body = ProjectObject), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update(
@@ -277,7 +277,7 @@ pub async fn update(
 }
 
 /// Archives a project (empty body): it becomes read-only and its assignments grant nothing.
-#[utoipa::path(post, path = "/v1/organization/projects/{project_id}/archive", tag = "projects",
+#[utoipa::path(post, path = "/v1/organization/projects/{project_id}/archive", operation_id = "archive-project", tag = "projects",
     params(("project_id" = String, Path)),
     responses((status = 200, body = ProjectObject), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn archive(

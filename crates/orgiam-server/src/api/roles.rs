@@ -16,7 +16,7 @@ use crate::state::AppState;
 
 /// `limit` of role lists: 1 to 1,000, default 1,000 (as the SDK documents).
 pub const ROLE_LIMIT: LimitBounds = LimitBounds {
-    min: 1,
+    min: 0,
     max: 1000,
     default: 1000,
 };
@@ -53,9 +53,9 @@ pub struct RoleUpdate {
 }
 
 /// Lists the organization's roles: system roles first, then custom roles, by id.
-#[utoipa::path(get, path = "/v1/organization/roles", tag = "roles",
+#[utoipa::path(get, path = "/v1/organization/roles", operation_id = "list-roles", tag = "roles",
     params(("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 1000"),
+           ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "0 to 1000, default 1000"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<RoleObject>), (status = 400, body = ErrorBody)))]
 pub async fn list(
@@ -73,7 +73,7 @@ pub async fn list(
 }
 
 /// Creates a custom organization role.
-#[utoipa::path(post, path = "/v1/organization/roles", tag = "roles", request_body = RoleCreate,
+#[utoipa::path(post, path = "/v1/organization/roles", operation_id = "create-role", tag = "roles", request_body = RoleCreate,
     responses((status = 200, body = RoleObject), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     auth: Authorized<RolesWrite>,
@@ -94,7 +94,7 @@ pub async fn create(
 }
 
 /// Retrieves a role.
-#[utoipa::path(get, path = "/v1/organization/roles/{role_id}", tag = "roles",
+#[utoipa::path(get, path = "/v1/organization/roles/{role_id}", operation_id = "retrieve-role", tag = "roles",
     params(("role_id" = String, Path)),
     responses((status = 200, body = RoleObject), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
@@ -108,7 +108,7 @@ pub async fn retrieve(
 }
 
 /// Updates a custom role.
-#[utoipa::path(post, path = "/v1/organization/roles/{role_id}", tag = "roles",
+#[utoipa::path(post, path = "/v1/organization/roles/{role_id}", operation_id = "update-role", tag = "roles",
     params(("role_id" = String, Path)), request_body = RoleUpdate,
     responses((status = 200, body = RoleObject), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
@@ -130,7 +130,7 @@ pub async fn update(
 }
 
 /// Deletes a custom role and every assignment of it.
-#[utoipa::path(delete, path = "/v1/organization/roles/{role_id}", tag = "roles",
+#[utoipa::path(delete, path = "/v1/organization/roles/{role_id}", operation_id = "delete-role", tag = "roles",
     params(("role_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(

@@ -116,7 +116,7 @@ fn base_role(role: Option<&str>, role_id: Option<&str>) -> Result<Option<SystemR
 }
 
 /// Lists members by id, optionally filtered by `emails[]`.
-#[utoipa::path(get, path = "/v1/organization/users", tag = "users",
+#[utoipa::path(get, path = "/v1/organization/users", operation_id = "list-users", tag = "users",
     params(("after" = Option<String>, Query, description = "the previous page's `last_id`"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
            ("emails[]" = Option<Vec<String>>, Query, description = "only these emails")),
@@ -140,7 +140,7 @@ pub async fn list(
 }
 
 /// Provisions a member directly (attaching an existing identity); 409 if already a member.
-#[utoipa::path(post, path = "/v1/organization/users", tag = "users", request_body = UserCreate,
+#[utoipa::path(post, path = "/v1/organization/users", operation_id = "create-user", tag = "users", request_body = UserCreate,
     responses((status = 200, body = OrganizationUser), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     auth: Authorized<UsersWrite>,
@@ -161,7 +161,7 @@ pub async fn create(
 }
 
 /// Retrieves a member.
-#[utoipa::path(get, path = "/v1/organization/users/{user_id}", tag = "users",
+#[utoipa::path(get, path = "/v1/organization/users/{user_id}", operation_id = "retrieve-user", tag = "users",
     params(("user_id" = String, Path)),
     responses((status = 200, body = OrganizationUser), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
@@ -175,7 +175,7 @@ pub async fn retrieve(
 }
 
 /// Replaces a member's base role (`role` or `role_id`) and/or display name.
-#[utoipa::path(post, path = "/v1/organization/users/{user_id}", tag = "users",
+#[utoipa::path(post, path = "/v1/organization/users/{user_id}", operation_id = "modify-user", tag = "users",
     params(("user_id" = String, Path)), request_body = UserUpdate,
     responses((status = 200, body = OrganizationUser), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update(
@@ -193,7 +193,7 @@ pub async fn update(
 }
 
 /// Removes a member with everything they hold in the organization.
-#[utoipa::path(delete, path = "/v1/organization/users/{user_id}", tag = "users",
+#[utoipa::path(delete, path = "/v1/organization/users/{user_id}", operation_id = "delete-user", tag = "users",
     params(("user_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
@@ -216,10 +216,10 @@ pub async fn delete(
 }
 
 /// Lists the organization roles a user holds, directly or through groups.
-#[utoipa::path(get, path = "/v1/organization/users/{user_id}/roles", tag = "users",
+#[utoipa::path(get, path = "/v1/organization/users/{user_id}/roles", operation_id = "list-user-role-assignments", tag = "users",
     params(("user_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 1000"),
+           ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "0 to 1000, default 1000"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<AssignedRole>), (status = 404, body = ErrorBody)))]
 pub async fn list_roles(
@@ -241,7 +241,7 @@ pub async fn list_roles(
 }
 
 /// Grants an organization role to a user (again: updates `expires_at`).
-#[utoipa::path(post, path = "/v1/organization/users/{user_id}/roles", tag = "users",
+#[utoipa::path(post, path = "/v1/organization/users/{user_id}/roles", operation_id = "assign-user-role", tag = "users",
     params(("user_id" = String, Path)), request_body = UserRoleCreate,
     responses((status = 200, body = UserRoleObject), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn assign_role(
@@ -272,7 +272,7 @@ pub async fn assign_role(
 }
 
 /// Retrieves one role as held by a user.
-#[utoipa::path(get, path = "/v1/organization/users/{user_id}/roles/{role_id}", tag = "users",
+#[utoipa::path(get, path = "/v1/organization/users/{user_id}/roles/{role_id}", operation_id = "retrieve-user-role", tag = "users",
     params(("user_id" = String, Path), ("role_id" = String, Path)),
     responses((status = 200, body = AssignedRole), (status = 404, body = ErrorBody)))]
 pub async fn retrieve_role(
@@ -290,7 +290,7 @@ pub async fn retrieve_role(
 }
 
 /// Revokes a user's direct grant of a role.
-#[utoipa::path(delete, path = "/v1/organization/users/{user_id}/roles/{role_id}", tag = "users",
+#[utoipa::path(delete, path = "/v1/organization/users/{user_id}/roles/{role_id}", operation_id = "unassign-user-role", tag = "users",
     params(("user_id" = String, Path), ("role_id" = String, Path)),
     responses((status = 200, body = AssignmentDeleted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn unassign_role(

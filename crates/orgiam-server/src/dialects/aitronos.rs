@@ -2,7 +2,9 @@
 //! `GET /v1/organizations/{org_id}/roles?include_global=true|false` answers a JSON array of
 //! roles. Global roles are orgiam's system organization roles (`is_base_role` true,
 //! `organization_id` null); the organization's custom roles carry its id. The key comes from
-//! `X-API-Key`; the route needs `api.roles.read`. Errors use Aitronos's envelope
+//! `X-API-Key`, or from `Authorization: Bearer` when `X-API-Key` is absent or empty (as
+//! Aitronos' backend accepts, and as its SDK sends when given a token); the route needs
+//! `api.roles.read`. Errors use Aitronos's envelope
 //! `{success: false, error: {code, message, system_message, type, status, details, trace_id,
 //! timestamp}}`.
 
@@ -21,7 +23,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::{Refusal, admit, all_org_roles, api_key, rfc3339};
+use super::{Refusal, admit, all_org_roles, api_key, bearer, rfc3339};
 use crate::auth::{Permission, RolesRead};
 use crate::state::AppState;
 
@@ -225,9 +227,9 @@ impl From<Error> for AitronosError {
 impl From<Refusal> for AitronosError {
     fn from(r: Refusal) -> Self {
         match r {
-            Refusal::MissingKey => {
-                AitronosError::unauthenticated("missing API key: send 'X-API-Key: <key>'")
-            }
+            Refusal::MissingKey => AitronosError::unauthenticated(
+                "missing API key: send 'X-API-Key: <key>' or 'Authorization: Bearer <key>'",
+            ),
             Refusal::InvalidKey => {
                 AitronosError::unauthenticated("invalid, expired or revoked API key")
             }
@@ -309,10 +311,10 @@ fn include_global(query: Option<&str>) -> Result<bool, AitronosError> {
 
 /// Lists the organization's roles: the global (system) roles unless `include_global=false`,
 /// then the organization's custom roles, each group in creation order.
-#[utoipa::path(get, path = "/compat/aitronos/v1/organizations/{org_id}/roles", tag = "dialect: aitronos",
+#[utoipa::path(get, path = "/compat/aitronos/v1/organizations/{org_id}/roles", operation_id = "aitronos-list-roles", tag = "dialect: aitronos",
     params(("org_id" = String, Path, description = "the key's organization"),
            ("include_global" = Option<bool>, Query, description = "include the global (system) roles; default true")),
-    security(("api_key" = [])),
+    security(("api_key" = []), ("bearer" = [])),
     responses((status = 200, body = Vec<AitronosRole>),
               (status = 400, body = AitronosErrorBody, description = "`VALIDATION_ERROR`: bad `include_global`"),
               (status = 401, body = AitronosErrorBody, description = "`AUTHENTICATION_REQUIRED`"),
@@ -327,7 +329,8 @@ pub async fn list_roles(
     let Path(org_id) = path.map_err(|e| {
         AitronosError::validation("org_id", "", format!("invalid path: {}", e.body_text()))
     })?;
-    let actor = admit(&state, api_key(&headers), &org_id, Some(RolesRead::NAME))
+    let secret = api_key(&headers).or_else(|| bearer(&headers));
+    let actor = admit(&state, secret, &org_id, Some(RolesRead::NAME))
         .await
         .map_err(|r| {
             let denied = matches!(r, Refusal::OtherOrganization);

@@ -233,7 +233,7 @@ fn bad_path(e: &PathRejection) -> FiddlerError {
 
 /// What this server supports; answers any valid key of the organization (the client calls it
 /// when it is constructed).
-#[utoipa::path(get, path = "/compat/fiddler/get_supported_features/{org_id}", tag = "dialect: fiddler",
+#[utoipa::path(get, path = "/compat/fiddler/get_supported_features/{org_id}", operation_id = "fiddler-get-supported-features", tag = "dialect: fiddler",
     params(("org_id" = String, Path, description = "the key's organization")),
     security(("bearer" = [])),
     responses((status = 200, body = Success<SupportedFeatures>),
@@ -255,7 +255,7 @@ pub async fn get_supported_features(
 
 /// The organization's members with their roles and its pending invitations
 /// (`list_org_roles()`); administrators only (`api.users.write`).
-#[utoipa::path(get, path = "/compat/fiddler/roles/{org_id}", tag = "dialect: fiddler",
+#[utoipa::path(get, path = "/compat/fiddler/roles/{org_id}", operation_id = "fiddler-list-org-roles", tag = "dialect: fiddler",
     params(("org_id" = String, Path, description = "the key's organization")),
     security(("bearer" = [])),
     responses((status = 200, body = Success<OrgRoles>),

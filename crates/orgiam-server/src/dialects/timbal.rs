@@ -205,7 +205,7 @@ fn bad_path(e: &PathRejection) -> TimbalError {
 
 /// Lists the organization's roles: system roles first, then custom roles alphabetically by
 /// name (case-insensitively).
-#[utoipa::path(get, path = "/compat/timbal/orgs/{org_id}/iam/roles", tag = "dialect: timbal",
+#[utoipa::path(get, path = "/compat/timbal/orgs/{org_id}/iam/roles", operation_id = "timbal-list-roles", tag = "dialect: timbal",
     params(("org_id" = String, Path, description = "the key's organization")),
     security(("bearer" = [])),
     responses((status = 200, body = RoleList),
@@ -233,7 +233,7 @@ pub async fn list_roles(
 }
 
 /// One role (a system role or the organization's own) with every permission it grants.
-#[utoipa::path(get, path = "/compat/timbal/orgs/{org_id}/iam/roles/{role_id}", tag = "dialect: timbal",
+#[utoipa::path(get, path = "/compat/timbal/orgs/{org_id}/iam/roles/{role_id}", operation_id = "timbal-get-role", tag = "dialect: timbal",
     params(("org_id" = String, Path, description = "the key's organization"),
            ("role_id" = String, Path)),
     security(("bearer" = [])),

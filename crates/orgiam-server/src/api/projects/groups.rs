@@ -22,7 +22,7 @@ use crate::state::AppState;
 /// `limit` of the project group list: 1 to 1,000, default 20 (the SDK documents the default
 /// only).
 const PROJECT_GROUP_LIMIT: LimitBounds = LimitBounds {
-    min: 1,
+    min: 0,
     max: 1000,
     default: 20,
 };
@@ -106,10 +106,10 @@ pub struct ProjectGroupCreate {
 }
 
 /// Lists the groups with access to a project, by group id.
-#[utoipa::path(get, path = "/v1/organization/projects/{project_id}/groups", tag = "projects",
+#[utoipa::path(get, path = "/v1/organization/projects/{project_id}/groups", operation_id = "list-project-groups", tag = "projects",
     params(("project_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 20"),
+           ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "0 to 1000, default 20"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<ProjectGroupObject>), (status = 404, body = ErrorBody)))]
 pub async fn list(
@@ -131,7 +131,7 @@ pub async fn list(
 }
 
 /// Gives a group access to a project with a project role.
-#[utoipa::path(post, path = "/v1/organization/projects/{project_id}/groups", tag = "projects",
+#[utoipa::path(post, path = "/v1/organization/projects/{project_id}/groups", operation_id = "add-project-group", tag = "projects",
     params(("project_id" = String, Path)), request_body = ProjectGroupCreate,
     responses((status = 200, body = ProjectGroupObject), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -156,7 +156,7 @@ pub async fn create(
 
 /// Retrieves a group's access to a project (`group_type=tenant_group` finds nothing: orgiam
 /// has no tenant groups).
-#[utoipa::path(get, path = "/v1/organization/projects/{project_id}/groups/{group_id}", tag = "projects",
+#[utoipa::path(get, path = "/v1/organization/projects/{project_id}/groups/{group_id}", operation_id = "retrieve-project-group", tag = "projects",
     params(("project_id" = String, Path), ("group_id" = String, Path),
            ("group_type" = Option<String>, Query, description = "group or tenant_group")),
     responses((status = 200, body = ProjectGroupObject), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -190,7 +190,7 @@ pub async fn retrieve(
 }
 
 /// Ends a group's access to a project, with every role it holds on it.
-#[utoipa::path(delete, path = "/v1/organization/projects/{project_id}/groups/{group_id}", tag = "projects",
+#[utoipa::path(delete, path = "/v1/organization/projects/{project_id}/groups/{group_id}", operation_id = "remove-project-group", tag = "projects",
     params(("project_id" = String, Path), ("group_id" = String, Path)),
     responses((status = 200, body = AssignmentDeleted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
@@ -212,10 +212,10 @@ pub async fn delete(
 }
 
 /// Lists the project roles a group holds on a project.
-#[utoipa::path(get, path = "/v1/projects/{project_id}/groups/{group_id}/roles", tag = "projects",
+#[utoipa::path(get, path = "/v1/projects/{project_id}/groups/{group_id}/roles", operation_id = "list-project-group-role-assignments", tag = "projects",
     params(("project_id" = String, Path), ("group_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 1000"),
+           ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "0 to 1000, default 1000"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<AssignedRole>), (status = 404, body = ErrorBody)))]
 pub async fn list_roles(
@@ -237,7 +237,7 @@ pub async fn list_roles(
 }
 
 /// Grants a project role to a group with access to the project (again: updates `expires_at`).
-#[utoipa::path(post, path = "/v1/projects/{project_id}/groups/{group_id}/roles", tag = "projects",
+#[utoipa::path(post, path = "/v1/projects/{project_id}/groups/{group_id}/roles", operation_id = "assign-project-group-role", tag = "projects",
     params(("project_id" = String, Path), ("group_id" = String, Path)), request_body = UserRoleCreate,
     responses((status = 200, body = GroupRoleObject), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -267,7 +267,7 @@ pub async fn assign_role(
 }
 
 /// Retrieves one project role as held by a group.
-#[utoipa::path(get, path = "/v1/projects/{project_id}/groups/{group_id}/roles/{role_id}", tag = "projects",
+#[utoipa::path(get, path = "/v1/projects/{project_id}/groups/{group_id}/roles/{role_id}", operation_id = "retrieve-project-group-role", tag = "projects",
     params(("project_id" = String, Path), ("group_id" = String, Path), ("role_id" = String, Path)),
     responses((status = 200, body = AssignedRole), (status = 404, body = ErrorBody)))]
 pub async fn retrieve_role(
@@ -285,7 +285,7 @@ pub async fn retrieve_role(
 }
 
 /// Revokes a group's grant of a project role.
-#[utoipa::path(delete, path = "/v1/projects/{project_id}/groups/{group_id}/roles/{role_id}", tag = "projects",
+#[utoipa::path(delete, path = "/v1/projects/{project_id}/groups/{group_id}/roles/{role_id}", operation_id = "unassign-project-group-role", tag = "projects",
     params(("project_id" = String, Path), ("group_id" = String, Path), ("role_id" = String, Path)),
     responses((status = 200, body = AssignmentDeleted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn unassign_role(

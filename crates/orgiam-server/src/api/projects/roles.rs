@@ -15,10 +15,10 @@ use crate::extract::{Body, Params};
 use crate::state::AppState;
 
 /// Lists a project's roles: the system project roles first, then the project's own, by id.
-#[utoipa::path(get, path = "/v1/projects/{project_id}/roles", tag = "projects",
+#[utoipa::path(get, path = "/v1/projects/{project_id}/roles", operation_id = "list-project-roles", tag = "projects",
     params(("project_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 1000"),
+           ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "0 to 1000, default 1000"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<RoleObject>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
@@ -40,7 +40,7 @@ pub async fn list(
 }
 
 /// Creates a custom role of a project.
-#[utoipa::path(post, path = "/v1/projects/{project_id}/roles", tag = "projects",
+#[utoipa::path(post, path = "/v1/projects/{project_id}/roles", operation_id = "create-project-role", tag = "projects",
     params(("project_id" = String, Path)), request_body = RoleCreate,
     responses((status = 200, body = RoleObject), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -64,7 +64,7 @@ pub async fn create(
 }
 
 /// Retrieves a role of a project (a system project role or the project's own).
-#[utoipa::path(get, path = "/v1/projects/{project_id}/roles/{role_id}", tag = "projects",
+#[utoipa::path(get, path = "/v1/projects/{project_id}/roles/{role_id}", operation_id = "retrieve-project-role", tag = "projects",
     params(("project_id" = String, Path), ("role_id" = String, Path)),
     responses((status = 200, body = RoleObject), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
@@ -82,7 +82,7 @@ pub async fn retrieve(
 }
 
 /// Updates a custom role of a project.
-#[utoipa::path(post, path = "/v1/projects/{project_id}/roles/{role_id}", tag = "projects",
+#[utoipa::path(post, path = "/v1/projects/{project_id}/roles/{role_id}", operation_id = "update-project-role", tag = "projects",
     params(("project_id" = String, Path), ("role_id" = String, Path)), request_body = RoleUpdate,
     responses((status = 200, body = RoleObject), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -105,7 +105,7 @@ pub async fn update(
 }
 
 /// Deletes a custom role of a project and every assignment of it.
-#[utoipa::path(delete, path = "/v1/projects/{project_id}/roles/{role_id}", tag = "projects",
+#[utoipa::path(delete, path = "/v1/projects/{project_id}/roles/{role_id}", operation_id = "delete-project-role", tag = "projects",
     params(("project_id" = String, Path), ("role_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]

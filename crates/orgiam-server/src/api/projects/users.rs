@@ -95,7 +95,7 @@ fn project_role(role: &str) -> Result<SystemRole> {
 }
 
 /// Lists a project's members by user id.
-#[utoipa::path(get, path = "/v1/organization/projects/{project_id}/users", tag = "projects",
+#[utoipa::path(get, path = "/v1/organization/projects/{project_id}/users", operation_id = "list-project-users", tag = "projects",
     params(("project_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `last_id`"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20")),
@@ -119,7 +119,7 @@ pub async fn list(
 }
 
 /// Adds a member of the organization (by `user_id` or `email`) to a project with a base role.
-#[utoipa::path(post, path = "/v1/organization/projects/{project_id}/users", tag = "projects",
+#[utoipa::path(post, path = "/v1/organization/projects/{project_id}/users", operation_id = "create-project-user", tag = "projects",
     params(("project_id" = String, Path)), request_body = ProjectUserCreate,
     responses((status = 200, body = ProjectUserObject), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -142,7 +142,7 @@ pub async fn create(
 }
 
 /// Retrieves a project member.
-#[utoipa::path(get, path = "/v1/organization/projects/{project_id}/users/{user_id}", tag = "projects",
+#[utoipa::path(get, path = "/v1/organization/projects/{project_id}/users/{user_id}", operation_id = "retrieve-project-user", tag = "projects",
     params(("project_id" = String, Path), ("user_id" = String, Path)),
     responses((status = 200, body = ProjectUserObject), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
@@ -160,7 +160,7 @@ pub async fn retrieve(
 }
 
 /// Replaces a project member's base project role.
-#[utoipa::path(post, path = "/v1/organization/projects/{project_id}/users/{user_id}", tag = "projects",
+#[utoipa::path(post, path = "/v1/organization/projects/{project_id}/users/{user_id}", operation_id = "modify-project-user", tag = "projects",
     params(("project_id" = String, Path), ("user_id" = String, Path)), request_body = ProjectUserUpdate,
     responses((status = 200, body = ProjectUserObject), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -179,7 +179,7 @@ pub async fn update(
 }
 
 /// Removes a member from a project with every role they hold on it.
-#[utoipa::path(delete, path = "/v1/organization/projects/{project_id}/users/{user_id}", tag = "projects",
+#[utoipa::path(delete, path = "/v1/organization/projects/{project_id}/users/{user_id}", operation_id = "delete-project-user", tag = "projects",
     params(("project_id" = String, Path), ("user_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
@@ -202,10 +202,10 @@ pub async fn delete(
 }
 
 /// Lists the project roles a user holds on a project, directly or through groups.
-#[utoipa::path(get, path = "/v1/projects/{project_id}/users/{user_id}/roles", tag = "projects",
+#[utoipa::path(get, path = "/v1/projects/{project_id}/users/{user_id}/roles", operation_id = "list-project-user-role-assignments", tag = "projects",
     params(("project_id" = String, Path), ("user_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `next`"),
-           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 1000"),
+           ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "0 to 1000, default 1000"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
     responses((status = 200, body = List<AssignedRole>), (status = 404, body = ErrorBody)))]
 pub async fn list_roles(
@@ -227,7 +227,7 @@ pub async fn list_roles(
 }
 
 /// Grants a project role to a project member (again: updates `expires_at`).
-#[utoipa::path(post, path = "/v1/projects/{project_id}/users/{user_id}/roles", tag = "projects",
+#[utoipa::path(post, path = "/v1/projects/{project_id}/users/{user_id}/roles", operation_id = "assign-project-user-role", tag = "projects",
     params(("project_id" = String, Path), ("user_id" = String, Path)), request_body = UserRoleCreate,
     responses((status = 200, body = UserRoleObject), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -257,7 +257,7 @@ pub async fn assign_role(
 }
 
 /// Retrieves one project role as held by a user.
-#[utoipa::path(get, path = "/v1/projects/{project_id}/users/{user_id}/roles/{role_id}", tag = "projects",
+#[utoipa::path(get, path = "/v1/projects/{project_id}/users/{user_id}/roles/{role_id}", operation_id = "retrieve-project-user-role", tag = "projects",
     params(("project_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
     responses((status = 200, body = AssignedRole), (status = 404, body = ErrorBody)))]
 pub async fn retrieve_role(
@@ -275,7 +275,7 @@ pub async fn retrieve_role(
 }
 
 /// Revokes a project member's direct grant of a project role.
-#[utoipa::path(delete, path = "/v1/projects/{project_id}/users/{user_id}/roles/{role_id}", tag = "projects",
+#[utoipa::path(delete, path = "/v1/projects/{project_id}/users/{user_id}/roles/{role_id}", operation_id = "unassign-project-user-role", tag = "projects",
     params(("project_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
     responses((status = 200, body = AssignmentDeleted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn unassign_role(
