@@ -488,9 +488,9 @@ def test_one_event_per_write(server):
     steps = []
     k = client.admin.organization.admin_api_keys.create(name="counted")
     remember(server, k.value)
-    steps.append("admin_api_key.created")
+    steps.append("api_key.created")
     client.admin.organization.admin_api_keys.delete(k.id)
-    steps.append("admin_api_key.deleted")
+    steps.append("api_key.deleted")
     inv = client.admin.organization.invites.create(email=f"c-{uid()}@example.com", role="member")
     remember(server, inv.to_dict()["token"])
     steps.append("invite.sent")
@@ -499,10 +499,10 @@ def test_one_event_per_write(server):
     u = provision(server, "member")
     steps.append("user.added")
     uk = user_key(server, u["id"])
-    steps.append("user_api_key.created")
+    steps.append("api_key.created")
     with http(server, server.admin_key) as c:
         assert c.delete(f"/v1/organization/users/{u['id']}/api_keys/{uk['id']}").status_code == 200
-    steps.append("user_api_key.deleted")
+    steps.append("api_key.deleted")
     after = ours()
     assert len(after) == start + len(steps)
     assert [e["type"] for e in after[: len(steps)]] == list(reversed(steps))

@@ -449,8 +449,9 @@ def test_project_user_roles(server):
     assert [x.id for x in user_roles.list(ann["id"], project_id=p.id, limit=1)] == expected
     assert len(calls) == 3, calls
     assert [x.id for x in user_roles.list(ann["id"], project_id=p.id, order="desc")] == list(reversed(expected))
+    assert user_roles.list(ann["id"], project_id=p.id, limit=0).data == []  # the spec allows 0
     with pytest.raises(openai.BadRequestError):
-        user_roles.list(ann["id"], project_id=p.id, limit=0)
+        user_roles.list(ann["id"], project_id=p.id, limit=1001)
 
     with no_events(server):
         with pytest.raises(openai.NotFoundError) as ei:

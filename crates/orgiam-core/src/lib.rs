@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod keys;
 pub mod model;

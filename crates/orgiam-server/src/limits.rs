@@ -194,11 +194,20 @@ pub async fn guard(state: &AppState, start: Instant, mut req: Request, next: Nex
     }
 }
 
+/// Most bytes of a too-large body read and discarded before the 413 is sent: a client that
+/// writes its whole body before reading (Python's urllib, curl without `Expect`) then reads
+/// the 413 instead of a connection reset. Past this bound (or the request timeout) the
+/// connection is closed under the unread rest.
+pub const DRAIN_BOUND: u64 = 64 * 1024 * 1024;
+
 /// The request with its whole body read (at most `limit` bytes, else a 413), so that a
 /// handler refusing it before reading (a 401 or 403) still leaves the connection clean for
-/// the client's next request instead of closing it under an unread body.
+/// the client's next request instead of closing it under an unread body. A body over the
+/// limit is read to its end (up to [`DRAIN_BOUND`]) and dropped, so that the client can read
+/// the 413.
 async fn buffered(req: Request, limit: usize) -> Result<Request, Error> {
     use axum::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+    use http_body_util::BodyExt as _;
     let headers = req.headers();
     let declared = headers
         .get(CONTENT_LENGTH)
@@ -207,14 +216,40 @@ async fn buffered(req: Request, limit: usize) -> Result<Request, Error> {
     if declared.is_none_or(|n| n == 0) && !headers.contains_key(TRANSFER_ENCODING) {
         return Ok(req);
     }
-    if declared.is_some_and(|n| n > limit as u64) {
+    let over = declared.is_some_and(|n| n > limit as u64);
+    let expects_continue = headers
+        .get(axum::http::header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    if over && expects_continue {
+        // the client waits for a go-ahead before sending the body: refuse before it does
         return Err(Error::payload_too_large(limit));
     }
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| Error::payload_too_large(limit))?;
-    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
+    let (parts, mut body) = req.into_parts();
+    let mut kept: Vec<u8> = Vec::new();
+    let mut seen: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            // the client stopped sending: nothing to answer it with but the refusal
+            return Err(Error::invalid("body", "the request body could not be read"));
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        seen += data.len() as u64;
+        if over || seen > limit as u64 {
+            if seen > DRAIN_BOUND {
+                break;
+            }
+            kept = Vec::new();
+            continue;
+        }
+        kept.extend_from_slice(&data);
+    }
+    if over || seen > limit as u64 {
+        return Err(Error::payload_too_large(limit));
+    }
+    Ok(Request::from_parts(parts, axum::body::Body::from(kept)))
 }
 
 #[cfg(test)]

@@ -142,7 +142,11 @@ backend_tests!(
         assert_eq!(created["role.created"]["role_name"], "Auditors");
         assert_eq!(page["data"][2]["role.updated"]["id"], rid);
         assert_eq!(page["data"][1]["user.added"]["id"], ann);
-        assert_eq!(page["data"][4]["actor"]["type"], "system");
+        // the server's own action, in OpenAI's actor shape (`session` or `api_key`)
+        assert_eq!(
+            page["data"][4]["actor"],
+            json!({"type": "api_key", "api_key": {"type": "service_account", "service_account": {"id": "orgiam"}}})
+        );
         assert_eq!(page["first_id"], page["data"][0]["id"]);
         assert_eq!(page["last_id"], page["data"][4]["id"]);
         assert_eq!(page["has_more"], false);
@@ -317,7 +321,7 @@ backend_tests!(every_filter, |s: TestServer| async move {
     let by_boot = q_owned(&s, &key, &format!("&actor_ids[]={boot_key}")).await;
     assert_eq!(
         t(&by_boot),
-        ["role.created", "user_api_key.created", "user.added"]
+        ["role.created", "api_key.created", "user.added"]
     );
     let both = q_owned(
         &s,

@@ -565,7 +565,7 @@ backend_tests!(group_roles, |s: TestServer| async move {
     let mut expected = vec![rid.clone(), ADMIN.to_owned()];
     expected.sort();
     assert_eq!(got.concat(), expected);
-    for bad in ["limit=0", "limit=1001", "after=group_x", "order=sideways"] {
+    for bad in ["limit=-1", "limit=1001", "after=group_x", "order=sideways"] {
         assert_eq!(
             s.get(&format!("/v1/organization/groups/{gid}/roles?{bad}"))
                 .await

@@ -81,7 +81,7 @@ backend_tests!(admin_key_lifecycle, |s: TestServer| async move {
     let id = created["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("key_"));
     assert_eq!(events(&s).await, before + 1);
-    assert_eq!(last_event(&s).await, "admin_api_key.created");
+    assert_eq!(last_event(&s).await, "api_key.created");
     // only the digest is stored; the secret is in no column of any table we write
     let hashes = db_strings(
         &s.db.url,
@@ -194,7 +194,7 @@ backend_tests!(admin_key_lifecycle, |s: TestServer| async move {
         json!({"object": "organization.admin_api_key.deleted", "id": id, "deleted": true})
     );
     assert_eq!(events(&s).await, n + 1);
-    assert_eq!(last_event(&s).await, "admin_api_key.deleted");
+    assert_eq!(last_event(&s).await, "api_key.deleted");
     let gone = s
         .call("GET", "/v1/organization/users", Some(&value), None)
         .await;
@@ -399,7 +399,7 @@ backend_tests!(user_keys_act_as_their_user, |s: TestServer| async move {
     let n = events(&s).await;
     let (mid, mk) = user_key(&s, &m).await;
     assert_eq!(events(&s).await, n + 1);
-    assert_eq!(last_event(&s).await, "user_api_key.created");
+    assert_eq!(last_event(&s).await, "api_key.created");
     // a member: no user list, no roles, no self-promotion
     assert_eq!(
         status(&s, "GET", "/v1/organization/users", &mk, None).await,
@@ -561,7 +561,7 @@ backend_tests!(user_keys_act_as_their_user, |s: TestServer| async move {
         .expect(200);
     assert_eq!(del["object"], "organization.user.api_key.deleted");
     assert_eq!(events(&s).await, n + 1);
-    assert_eq!(last_event(&s).await, "user_api_key.deleted");
+    assert_eq!(last_event(&s).await, "api_key.deleted");
     assert_eq!(
         status(&s, "GET", "/v1/organization/users", &mk, None).await,
         401

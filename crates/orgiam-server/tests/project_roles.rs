@@ -178,7 +178,7 @@ backend_tests!(project_roles_crud, |s: TestServer| async move {
         .expect(200);
     assert_eq!(ids(&desc, "id"), [custom[4].clone(), custom[3].clone()]);
     for bad in [
-        "limit=0",
+        "limit=-1",
         "limit=1001",
         "order=up",
         "after=user_01J1F8ZZZZZZZZZZZZZZZZZZZZ",
@@ -506,7 +506,7 @@ backend_tests!(project_groups_and_their_roles, |s: TestServer| async move {
         expected.iter().rev().cloned().collect::<Vec<_>>()
     );
     for bad in [
-        "limit=0",
+        "limit=-1",
         "limit=1001",
         "order=x",
         "after=user_01J1F8ZZZZZZZZZZZZZZZZZZZZ",

@@ -278,7 +278,7 @@ backend_tests!(
         assert_eq!(desc2["data"][0]["id"], ids[8].as_str());
 
         for bad in [
-            "limit=0",
+            "limit=-1",
             "limit=1001",
             "limit=abc",
             "after=nope",

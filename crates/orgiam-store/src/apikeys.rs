@@ -126,6 +126,7 @@ fn kind_name(kind: KeyKind) -> &'static str {
 fn key_json(k: &KeyRecord) -> serde_json::Value {
     json!({
         "id": k.key.id.as_str(),
+        "kind": k.key.kind.as_str(),
         "name": k.key.name,
         "redacted_value": k.key.redacted_value,
         "user_id": k.key.user_id.as_str(),
@@ -211,14 +212,11 @@ impl Store {
             .execute(&mut *w.tx)
             .await
             .map_err(db)?;
-        let event_type = match kind {
-            KeyKind::Admin => "admin_api_key.deleted",
-            _ => "user_api_key.deleted",
-        };
+        // OpenAI's name for any API key's deletion; the payload's `before` says which kind
         w.audit(
             actor,
             AuditEvent {
-                event_type,
+                event_type: "api_key.deleted",
                 resource_id: id.to_owned(),
                 project_id: None,
                 payload: json!({ "id": id, "before": key_json(&before) }),
@@ -265,7 +263,7 @@ impl Store {
         w.audit(
             actor,
             AuditEvent {
-                event_type: "admin_api_key.created",
+                event_type: "api_key.created",
                 resource_id: record.key.id.as_str().to_owned(),
                 project_id: None,
                 payload: json!({
@@ -339,7 +337,7 @@ impl Store {
         w.audit(
             actor,
             AuditEvent {
-                event_type: "user_api_key.created",
+                event_type: "api_key.created",
                 resource_id: record.key.id.as_str().to_owned(),
                 project_id: None,
                 payload: json!({

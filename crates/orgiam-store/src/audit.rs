@@ -42,7 +42,8 @@ pub struct AuditFilter {
     pub actor_emails: Vec<String>,
     /// Only events in these projects.
     pub project_ids: Vec<String>,
-    /// Only events about these objects.
+    /// Only events that touched one of these objects (the object changed, its project, or any
+    /// user, role, group, project, key or invitation the change involved).
     pub resource_ids: Vec<String>,
     /// `effective_at > gt`
     pub gt: Option<i64>,
@@ -133,7 +134,16 @@ impl Store {
             );
         }
         c.any_of("e.project_id", filter.project_ids);
-        c.any_of("e.resource_id", filter.resource_ids);
+        if !filter.resource_ids.is_empty() {
+            // by any object the event touched (see `audit_event_resources`)
+            let list = placeholders(c.next(), filter.resource_ids.len());
+            c.sql.push_str(&format!(
+                " AND e.id IN (SELECT r.event_id FROM audit_event_resources r \
+                 WHERE r.org_id = $1 AND r.resource_id IN ({list}))"
+            ));
+            c.args
+                .extend(filter.resource_ids.into_iter().map(Arg::Text));
+        }
         for (op, bound) in [
             (">", filter.gt),
             (">=", filter.gte),

@@ -655,6 +655,24 @@ impl Store {
             .iter()
             .filter(|p| !after.permissions.contains(p))
             .collect();
+        // only what the request changed (the SDK's shape has no nulls: a field that did not
+        // change is absent; a cleared description is the empty string)
+        let mut changes_requested = serde_json::Map::new();
+        if let Some(n) = name {
+            changes_requested.insert("role_name".into(), json!(n));
+        }
+        if let Some(d) = &changes.description {
+            changes_requested.insert("description".into(), json!(d.clone().unwrap_or_default()));
+        }
+        if changes.permissions.is_some() {
+            changes_requested.insert("permissions_added".into(), json!(added));
+            changes_requested.insert("permissions_removed".into(), json!(removed));
+        }
+        changes_requested.insert(
+            "resource_type".into(),
+            json!(scope.resource_type().as_str()),
+        );
+        changes_requested.insert("resource_id".into(), json!(scope.resource_id(org)));
         w.audit(
             actor,
             AuditEvent {
@@ -663,14 +681,7 @@ impl Store {
                 project_id: scope.project().map(str::to_owned),
                 payload: json!({
                     "id": id,
-                    "changes_requested": {
-                        "role_name": name,
-                        "description": changes.description.clone().flatten(),
-                        "permissions_added": added,
-                        "permissions_removed": removed,
-                        "resource_type": scope.resource_type().as_str(),
-                        "resource_id": scope.resource_id(org),
-                    },
+                    "changes_requested": changes_requested,
                     "before": role_json(&before),
                     "after": role_json(&after),
                 }),

@@ -155,6 +155,49 @@ impl Store {
     }
 }
 
+/// Most objects one event is indexed under (a cascade's summary may name many).
+const MAX_TOUCHED: usize = 1000;
+
+/// The ids an event touches: its resource, its project and every user, role, group, project,
+/// key or invitation id in its payload (`before`/`after` included), each once, the resource
+/// first; at most [`MAX_TOUCHED`].
+fn touched_resources<'a>(
+    resource_id: &'a str,
+    project_id: Option<&'a str>,
+    details: &'a serde_json::Value,
+) -> Vec<&'a str> {
+    fn walk<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        use orgiam_core::ids::{GroupId, InviteId, KeyId, ProjectId, RoleId, UserId};
+        if out.len() >= MAX_TOUCHED {
+            return;
+        }
+        match v {
+            serde_json::Value::String(s) => {
+                let id = UserId::parse(s).is_some()
+                    || RoleId::parse(s).is_some()
+                    || GroupId::parse(s).is_some()
+                    || ProjectId::parse(s).is_some()
+                    || KeyId::parse(s).is_some()
+                    || InviteId::parse(s).is_some();
+                if id && !out.contains(&s.as_str()) {
+                    out.push(s);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = vec![resource_id];
+    if let Some(p) = project_id.filter(|p| *p != resource_id) {
+        out.push(p);
+    }
+    if let Some(payload) = details.get("payload") {
+        walk(payload, &mut out);
+    }
+    out
+}
+
 impl WriteTx {
     /// Wraps a transaction that already set the organization's revision.
     pub(crate) fn new(store: &Store, tx: WriteConn, org_id: OrgId, revision: i64) -> Self {
@@ -196,12 +239,13 @@ impl WriteTx {
             ),
         };
         let details = serde_json::json!({ "actor": actor_json, "payload": event.payload });
+        let event_id = AuditId::generate().into_string();
         sqlx::query(
             "INSERT INTO audit_events (id, org_id, type, effective_at, actor_type, actor_user_id, \
              actor_email, actor_key_id, project_id, resource_id, details) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
-        .bind(AuditId::generate().into_string())
+        .bind(&event_id)
         .bind(self.org_id.as_str())
         .bind(event.event_type)
         .bind(now_unix())
@@ -209,12 +253,26 @@ impl WriteTx {
         .bind(user_id)
         .bind(email)
         .bind(key_id)
-        .bind(event.project_id)
-        .bind(event.resource_id)
+        .bind(event.project_id.as_deref())
+        .bind(event.resource_id.as_str())
         .bind(details.to_string())
         .execute(&mut *self.tx)
         .await
         .map_err(db)?;
+        // every object the event touches, so that `resource_ids[]` finds it by any of them
+        let touched = touched_resources(&event.resource_id, event.project_id.as_deref(), &details);
+        let rows: Vec<String> = (0..touched.len())
+            .map(|i| format!("($1, $2, ${})", i + 3))
+            .collect();
+        let sql = format!(
+            "INSERT INTO audit_event_resources (org_id, event_id, resource_id) VALUES {}",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(self.org_id.as_str()).bind(&event_id);
+        for r in &touched {
+            q = q.bind(*r);
+        }
+        q.execute(&mut *self.tx).await.map_err(db)?;
         self.audited = true;
         Ok(())
     }

@@ -42,6 +42,7 @@ pub const DOMAIN_TABLES: &[&str] = &[
     "invitation_projects",
     "api_keys",
     "audit_events",
+    "audit_event_resources",
 ];
 
 /// The root key every test server is started with.

@@ -41,13 +41,20 @@ pub struct AuditProject {
 pub struct AuditLogObject {
     /// `audit_…`
     pub id: String,
-    /// The event type (`role.created`, `invite.sent`, …).
+    /// The event type: OpenAI's name wherever its Admin API has one for the event
+    /// (`role.created`, `invite.sent`, `api_key.created`, …), orgiam's own in the same style
+    /// where it has none (`organization.created`, `group.user.added`, `project.user.added`,
+    /// `project.group.added`, `role.assignment.updated`, `permission.created`, …).
     #[serde(rename = "type")]
+    #[schema(schema_with = event_type_schema)]
     pub event_type: String,
     /// Unix seconds.
     pub effective_at: i64,
-    /// Who acted: `{"type": "api_key", "api_key": {id, type, user: {id, email}}}`, or
-    /// `{"type": "system"}` for the server itself and invitation acceptances.
+    /// Who acted, in OpenAI's shape: `{"type": "api_key", "api_key": {id, type: "user", user:
+    /// {id, email}}}` for a key; the server itself (first-start bootstrap, the platform root
+    /// key, an invitation redeemed with its token) is the service account `orgiam`:
+    /// `{"type": "api_key", "api_key": {"type": "service_account", "service_account": {"id":
+    /// "orgiam"}}}`.
     #[schema(value_type = Object)]
     pub actor: serde_json::Value,
     /// Present for project-scoped events.
@@ -59,6 +66,29 @@ pub struct AuditLogObject {
     pub details: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The `type` property's schema: a string, one of [`orgiam_core::events::EVENT_TYPES`].
+fn event_type_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(orgiam_core::events::event_type_names()))
+        .description(Some(
+            "OpenAI's event type wherever its Admin API has one; orgiam's own otherwise",
+        ))
+        .build()
+}
+
+/// The actor as OpenAI's `AuditLogActor` has it (`session` or `api_key`): the server's own
+/// actions, stored as `{"type": "system"}`, are the service account `orgiam`.
+fn wire_actor(actor: serde_json::Value) -> serde_json::Value {
+    if actor.get("type").and_then(serde_json::Value::as_str) == Some("system") {
+        return serde_json::json!({
+            "type": "api_key",
+            "api_key": { "type": "service_account", "service_account": { "id": "orgiam" } },
+        });
+    }
+    actor
+}
+
 impl From<AuditEntry> for AuditLogObject {
     fn from(e: AuditEntry) -> Self {
         let mut details = serde_json::Map::new();
@@ -67,7 +97,7 @@ impl From<AuditEntry> for AuditLogObject {
             id: e.id,
             event_type: e.event_type,
             effective_at: e.effective_at,
-            actor: e.actor,
+            actor: wire_actor(e.actor),
             project: e.project_id.map(|id| AuditProject {
                 id,
                 name: e.project_name,
@@ -92,8 +122,25 @@ fn values(params: &Params, name: &str) -> Result<Vec<String>> {
 fn filter(params: &Params) -> Result<AuditFilter> {
     // accepted for SDK compatibility: every orgiam event belongs to one organization
     params.bool("tenant_only")?;
+    let event_types = values(params, "event_types")?;
+    if let Some(unknown) = event_types
+        .iter()
+        .find(|t| !orgiam_core::events::is_event_type(t))
+    {
+        return Err(Error::invalid_code(
+            "invalid_event_type",
+            "event_types",
+            format!(
+                "'{}' is not an event type orgiam writes; one of: {}",
+                orgiam_core::validate::quote(unknown),
+                orgiam_core::events::event_type_names()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
     Ok(AuditFilter {
-        event_types: values(params, "event_types")?,
+        event_types,
         actor_ids: values(params, "actor_ids")?,
         actor_emails: values(params, "actor_emails")?,
         project_ids: values(params, "project_ids")?,

@@ -139,7 +139,9 @@ pub struct ProjectObject {
     pub archived_at: Option<i64>,
     /// Accepted for SDK compatibility; always null.
     pub external_key_id: Option<String>,
-    /// Accepted for SDK compatibility; always null.
+    /// Accepted for SDK compatibility; never set, so never sent (OpenAI's schema allows one of
+    /// its residency values, not null).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub residency: Option<String>,
 }
 
