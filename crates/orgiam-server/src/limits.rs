@@ -174,7 +174,18 @@ pub async fn guard(state: &AppState, start: Instant, mut req: Request, next: Nex
     let run = async {
         match buffered(req, state.body_limit).await {
             Ok(req) => next.run(req).await,
-            Err(e) => error_response(&path, e),
+            Err(e) => {
+                let too_large = e.kind == orgiam_core::ErrorKind::PayloadTooLarge;
+                let mut res = error_response(&path, e);
+                if too_large {
+                    // the rest of the body is being drained; the connection ends with it
+                    res.headers_mut().insert(
+                        axum::http::header::CONNECTION,
+                        HeaderValue::from_static("close"),
+                    );
+                }
+                res
+            }
         }
     };
     let Some(timeout) = state.request_timeout else {
@@ -194,19 +205,39 @@ pub async fn guard(state: &AppState, start: Instant, mut req: Request, next: Nex
     }
 }
 
-/// Most bytes of a too-large body read and discarded before the 413 is sent: a client that
-/// writes its whole body before reading (Python's urllib, curl without `Expect`) then reads
-/// the 413 instead of a connection reset. Past this bound (or the request timeout) the
-/// connection is closed under the unread rest.
+/// Most bytes of a too-large body read and discarded after its 413 was sent, so that a
+/// client that writes its whole body before reading (Python's urllib, curl without `Expect`)
+/// reads the 413 instead of a connection reset (nginx's lingering close).
 pub const DRAIN_BOUND: u64 = 64 * 1024 * 1024;
+/// How long the rest of a refused body is read for, at most.
+const DRAIN_TIME: Duration = Duration::from_secs(30);
+/// How long the drain waits for the client's next bytes before closing.
+const DRAIN_IDLE: Duration = Duration::from_secs(5);
+
+/// Reads and discards the rest of a refused body (bounded by [`DRAIN_BOUND`], [`DRAIN_TIME`]
+/// and [`DRAIN_IDLE`]) beside the connection, while the 413 is written; the connection
+/// closes once it ends (the 413 says `Connection: close`).
+fn drain(mut body: axum::body::Body, mut seen: u64) {
+    use http_body_util::BodyExt as _;
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+        while seen <= DRAIN_BOUND && tokio::time::Instant::now() < deadline {
+            match tokio::time::timeout(DRAIN_IDLE, body.frame()).await {
+                Ok(Some(Ok(frame))) => {
+                    seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+                }
+                _ => break,
+            }
+        }
+    });
+}
 
 /// The request with its whole body read (at most `limit` bytes, else a 413), so that a
 /// handler refusing it before reading (a 401 or 403) still leaves the connection clean for
 /// the client's next request instead of closing it under an unread body. A body over the
-/// limit is read to its end (up to [`DRAIN_BOUND`]) and dropped, so that the client can read
-/// the 413.
+/// limit is refused at once and its rest read and dropped beside the answer ([`drain`]).
 async fn buffered(req: Request, limit: usize) -> Result<Request, Error> {
-    use axum::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+    use axum::http::header::{CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
     use http_body_util::BodyExt as _;
     let headers = req.headers();
     let declared = headers
@@ -216,38 +247,31 @@ async fn buffered(req: Request, limit: usize) -> Result<Request, Error> {
     if declared.is_none_or(|n| n == 0) && !headers.contains_key(TRANSFER_ENCODING) {
         return Ok(req);
     }
-    let over = declared.is_some_and(|n| n > limit as u64);
-    let expects_continue = headers
-        .get(axum::http::header::EXPECT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-    if over && expects_continue {
-        // the client waits for a go-ahead before sending the body: refuse before it does
+    if declared.is_some_and(|n| n > limit as u64) {
+        // a client that waits for `100 Continue` never sends the body: nothing to drain
+        let waits = headers
+            .get(EXPECT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+        if !waits {
+            drain(req.into_body(), 0);
+        }
         return Err(Error::payload_too_large(limit));
     }
     let (parts, mut body) = req.into_parts();
     let mut kept: Vec<u8> = Vec::new();
-    let mut seen: u64 = 0;
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
-            // the client stopped sending: nothing to answer it with but the refusal
             return Err(Error::invalid("body", "the request body could not be read"));
         };
         let Ok(data) = frame.into_data() else {
             continue; // trailers
         };
-        seen += data.len() as u64;
-        if over || seen > limit as u64 {
-            if seen > DRAIN_BOUND {
-                break;
-            }
-            kept = Vec::new();
-            continue;
+        if kept.len() + data.len() > limit {
+            drain(body, (kept.len() + data.len()) as u64);
+            return Err(Error::payload_too_large(limit));
         }
         kept.extend_from_slice(&data);
-    }
-    if over || seen > limit as u64 {
-        return Err(Error::payload_too_large(limit));
     }
     Ok(Request::from_parts(parts, axum::body::Body::from(kept)))
 }

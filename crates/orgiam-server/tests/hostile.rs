@@ -135,14 +135,14 @@ fn assert_400(a: &Answer, param: &str, what: &str) {
 fn lists(f: &Fixture) -> Vec<(String, i64, i64, bool)> {
     let (u, g, p) = (&f.user, &f.group, &f.project);
     vec![
-        ("/v1/organization/roles".into(), 1, 1000, true),
+        ("/v1/organization/roles".into(), 0, 1000, true),
         ("/v1/organization/users".into(), 1, 100, false),
-        (format!("/v1/organization/users/{u}/roles"), 1, 1000, true),
+        (format!("/v1/organization/users/{u}/roles"), 0, 1000, true),
         (format!("/v1/organization/users/{u}/api_keys"), 1, 100, true),
         ("/v1/organization/invites".into(), 1, 100, false),
         ("/v1/organization/groups".into(), 0, 1000, true),
         (format!("/v1/organization/groups/{g}/users"), 0, 1000, true),
-        (format!("/v1/organization/groups/{g}/roles"), 1, 1000, true),
+        (format!("/v1/organization/groups/{g}/roles"), 0, 1000, true),
         ("/v1/organization/projects".into(), 1, 100, false),
         (
             format!("/v1/organization/projects/{p}/users"),
@@ -152,13 +152,13 @@ fn lists(f: &Fixture) -> Vec<(String, i64, i64, bool)> {
         ),
         (
             format!("/v1/organization/projects/{p}/groups"),
-            1,
+            0,
             1000,
             true,
         ),
-        (format!("/v1/projects/{p}/roles"), 1, 1000, true),
-        (format!("/v1/projects/{p}/users/{u}/roles"), 1, 1000, true),
-        (format!("/v1/projects/{p}/groups/{g}/roles"), 1, 1000, true),
+        (format!("/v1/projects/{p}/roles"), 0, 1000, true),
+        (format!("/v1/projects/{p}/users/{u}/roles"), 0, 1000, true),
+        (format!("/v1/projects/{p}/groups/{g}/roles"), 0, 1000, true),
         ("/v1/organization/admin_api_keys".into(), 1, 100, true),
         ("/v1/organization/audit_logs".into(), 1, 100, false),
         ("/v1/organization/permissions".into(), 1, 1000, false),
