@@ -274,3 +274,30 @@ def test_the_schema_check_can_fail() -> None:
     ORGIAM_OWN_EVENT_TYPES.add("group.user.added")
     assert schema_errors(audit, {**page, "data": [{**event, "type": "group.user.added"}]}) == []
     assert schema_errors(audit, {**page, "data": [{**event, "type": "no.such.type"}]})
+
+
+def test_orgiams_openapi_document_is_valid(server: Server) -> None:
+    """orgiam's /openapi.json passes a real OpenAPI 3.1 validator, and its operationIds are
+    unique (client generators name methods after them)."""
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    with http(server) as c:
+        doc = c.get("/openapi.json").json()
+    assert doc["openapi"].startswith("3.1")
+    try:
+        validate(doc)
+    except OpenAPIValidationError as e:
+        pytest.fail(f"/openapi.json is not a valid OpenAPI document: {e}", pytrace=False)
+    op_ids = [op.get("operationId") for item in doc["paths"].values() for m, op in item.items() if m in ("get", "post", "put", "patch", "delete")]
+    assert all(op_ids), "an operation without an operationId"
+    dupes = sorted({i for i in op_ids if op_ids.count(i) > 1})
+    assert not dupes, f"operationIds repeat: {dupes}"
+    # and the validator is real: a repeated operationId is refused
+    broken = json.loads(json.dumps(doc))
+    first, second = list(broken["paths"].values())[:2]
+    next(iter(v for k, v in second.items() if k in ("get", "post", "delete")))["operationId"] = next(
+        iter(v for k, v in first.items() if k in ("get", "post", "delete"))
+    )["operationId"]
+    with pytest.raises(OpenAPIValidationError):
+        validate(broken)

@@ -131,6 +131,8 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Actor, Erro
         .await?
         .ok_or_else(|| Error::unauthenticated("invalid, expired or revoked API key"))?;
     state.key_usage.note(&actor.key_id);
+    // the request's span (see `api::observe`) names the organization from here on
+    tracing::Span::current().record("org", tracing::field::display(actor.org_id.as_str()));
     Ok(actor)
 }
 

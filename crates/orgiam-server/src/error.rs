@@ -90,6 +90,19 @@ pub fn public(e: Error) -> Error {
     }
 }
 
+impl ErrorDetail {
+    /// The error object for `e` (internal causes replaced, and logged).
+    pub fn of(e: Error) -> ErrorDetail {
+        let e = public(e);
+        ErrorDetail {
+            message: e.message,
+            kind: type_of(e.kind),
+            param: e.param,
+            code: Some(e.code),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = public(self.0);

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod generate;
 pub mod limits;
+pub mod listener;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -55,6 +56,12 @@ pub struct ServeConfig {
     pub engine_memory_budget: u64,
     /// Emit every SQL statement as a `tracing` debug event (for tests of query plans).
     pub log_statements: bool,
+    /// Failed authentications (401s) per client address per minute on average; 0 disables.
+    pub auth_failures_per_minute: u32,
+    /// Failed authentications per client address admitted at once before the 429s start.
+    pub auth_failure_burst: u32,
+    /// Most connections open at once (0: no cap).
+    pub max_connections: usize,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -69,6 +76,9 @@ impl std::fmt::Debug for ServeConfig {
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("request_timeout", &self.request_timeout)
             .field("engine_memory_budget", &self.engine_memory_budget)
+            .field("auth_failures_per_minute", &self.auth_failures_per_minute)
+            .field("auth_failure_burst", &self.auth_failure_burst)
+            .field("max_connections", &self.max_connections)
             .finish_non_exhaustive()
     }
 }
@@ -89,6 +99,9 @@ impl ServeConfig {
             request_timeout: Some(Duration::from_secs(limits::DEFAULT_REQUEST_TIMEOUT_SECONDS)),
             engine_memory_budget: engine::DEFAULT_MEMORY_BUDGET,
             log_statements: false,
+            auth_failures_per_minute: limits::DEFAULT_AUTH_FAILURES_PER_MINUTE,
+            auth_failure_burst: limits::DEFAULT_AUTH_FAILURE_BURST,
+            max_connections: listener::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -181,6 +194,14 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
         key_usage: KeyUsage::default(),
         metrics: metrics_handle(),
         limiter: limits::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
+        auth_failures: if config.auth_failures_per_minute == 0 {
+            limits::RateLimiter::new(0, 0)
+        } else {
+            limits::RateLimiter::per_interval(
+                Duration::from_secs(60) / config.auth_failures_per_minute,
+                config.auth_failure_burst,
+            )
+        },
         request_timeout: config.request_timeout.filter(|t| !t.is_zero()),
     });
     let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -210,6 +231,8 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
         })
     };
     let task = tokio::spawn(async move {
+        let listener = listener::CappedListener::new(listener, config.max_connections);
+        let app = app.into_make_service_with_connect_info::<listener::ClientAddr>();
         let r = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = rx.wait_for(|stop| *stop).await;

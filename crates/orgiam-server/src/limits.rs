@@ -81,6 +81,36 @@ impl RateLimiter {
         }
     }
 
+    /// A limiter of one request per `interval` on average and `burst` at once; a zero
+    /// interval admits everything.
+    pub fn per_interval(interval: Duration, burst: u32) -> Self {
+        let mut l = RateLimiter::new(0, burst);
+        let nanos = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
+        l.interval = nanos;
+        l.tolerance = nanos.saturating_mul(u64::from(burst.max(1)));
+        l
+    }
+
+    /// Whether `key` would be admitted at `now`, without spending anything; how long until
+    /// it would be otherwise.
+    pub fn peek(&self, key: u64, now: Instant) -> Result<(), Duration> {
+        if self.interval == 0 {
+            return Ok(());
+        }
+        let now =
+            u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
+        let shard = &self.shards[(key as usize) & (SHARDS - 1)];
+        let Ok(shard) = shard.lock() else {
+            return Ok(());
+        };
+        let tat = shard.tat.get(&key).copied().unwrap_or(0);
+        let next = tat.max(now).saturating_add(self.interval);
+        if next - now > self.tolerance {
+            return Err(Duration::from_nanos(next - now - self.tolerance));
+        }
+        Ok(())
+    }
+
     /// Whether the limiter is on.
     pub fn enabled(&self) -> bool {
         self.interval != 0
@@ -151,19 +181,56 @@ pub fn error_response(path: &str, e: Error) -> Response {
     }
 }
 
+/// Default failed authentications per client address per minute, on average.
+pub const DEFAULT_AUTH_FAILURES_PER_MINUTE: u32 = 60;
+/// Default failed authentications per client address admitted at once.
+pub const DEFAULT_AUTH_FAILURE_BURST: u32 = 100;
+
+/// A 429 in `path`'s family shape, with `Retry-After` in whole seconds (at least 1).
+fn too_many(path: &str, wait: Duration) -> Response {
+    let mut res = error_response(path, Error::rate_limited());
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+        res.headers_mut().insert("retry-after", v);
+    }
+    res
+}
+
+/// The failed-authentication limiter's key for a client address (its IP, not its port).
+fn address_key(addr: std::net::IpAddr) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = rustc_hash::FxHasher::default();
+    addr.hash(&mut h);
+    h.finish()
+}
+
+/// Whether a route authenticates (and so can fail to): the native and dialect routes.
+fn authenticates(path: &str) -> bool {
+    path.starts_with("/v1/") || path.starts_with("/compat/")
+}
+
 /// What runs before every handler (called by the router's one middleware, which read the
-/// clock at `start`): the rate limit by key, a path and query that decode cleanly, then,
-/// under the timeout, the body read whole and the handler.
+/// clock at `start`): the limit on failed authentications by client address (an address
+/// past its budget of 401s to a presented key gets a 429 on every authenticating route until
+/// the budget refills), the rate limit by key, a path and query that decode cleanly, then, under the
+/// timeout, the body read whole and the handler.
 pub async fn guard(state: &AppState, start: Instant, mut req: Request, next: Next) -> Response {
+    let client = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<crate::listener::ClientAddr>>()
+        .map(|c| address_key(c.0.0.ip()))
+        .filter(|_| authenticates(req.uri().path()));
+    if let Some(client) = client {
+        if let Err(wait) = state.auth_failures.peek(client, start) {
+            tracing::warn!("too many failed authentications from this address");
+            return too_many(req.uri().path(), wait);
+        }
+    }
     let digest = crate::auth::secret_in(req.headers()).map(keys::hash);
+    let presented = digest.is_some();
     if let Some(digest) = digest {
         if let Err(wait) = state.limiter.admit(bucket_key(&digest), start) {
-            let mut res = error_response(req.uri().path(), Error::rate_limited());
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
-                res.headers_mut().insert("retry-after", v);
-            }
-            return res;
+            return too_many(req.uri().path(), wait);
         }
         req.extensions_mut().insert(KeyDigest(digest));
     }
@@ -188,9 +255,26 @@ pub async fn guard(state: &AppState, start: Instant, mut req: Request, next: Nex
             }
         }
     };
-    let Some(timeout) = state.request_timeout else {
-        return run.await;
+    let res = match state.request_timeout {
+        None => run.await,
+        Some(timeout) => timed(timeout, &path, run).await,
     };
+    if let Some(client) = client {
+        // a wrong key (or token) is a failure; no key at all guesses nothing
+        if presented && res.status() == axum::http::StatusCode::UNAUTHORIZED {
+            // spends one of the address's failures (the answer is already decided)
+            let _ = state.auth_failures.admit(client, Instant::now());
+        }
+    }
+    res
+}
+
+/// `run` under the request timeout: a 503 in `path`'s family shape when it is cut off.
+async fn timed(
+    timeout: Duration,
+    path: &str,
+    run: impl std::future::Future<Output = Response>,
+) -> Response {
     match tokio::time::timeout(timeout, run).await {
         Ok(res) => res,
         Err(_) => {
@@ -200,7 +284,7 @@ pub async fn guard(state: &AppState, start: Instant, mut req: Request, next: Nex
                 timeout.as_secs_f64()
             ));
             e.code = "request_timeout";
-            error_response(&path, e)
+            error_response(path, e)
         }
     }
 }

@@ -74,6 +74,17 @@ enum Command {
         /// bytes; the least recently used organizations are evicted past it.
         #[arg(long, env = "ORGIAM_ENGINE_MEMORY_BYTES", default_value_t = orgiam_server::engine::DEFAULT_MEMORY_BUDGET)]
         engine_memory_budget_bytes: u64,
+        /// Failed authentications (401s) per client address per minute on average; past the
+        /// burst the address gets 429s with Retry-After; 0 turns the limit off.
+        #[arg(long, env = "ORGIAM_AUTH_FAILURES_PER_MINUTE", default_value_t = limits::DEFAULT_AUTH_FAILURES_PER_MINUTE)]
+        auth_failures_per_minute: u32,
+        /// Failed authentications per client address admitted at once.
+        #[arg(long, env = "ORGIAM_AUTH_FAILURE_BURST", default_value_t = limits::DEFAULT_AUTH_FAILURE_BURST)]
+        auth_failure_burst: u32,
+        /// Most connections open at once; past it new connections wait to be accepted; 0 for
+        /// no cap.
+        #[arg(long, env = "ORGIAM_MAX_CONNECTIONS", default_value_t = orgiam_server::listener::DEFAULT_MAX_CONNECTIONS)]
+        max_connections: usize,
     },
     /// Developer tools: generated data sets for benchmarks.
     Dev {
@@ -145,6 +156,9 @@ async fn main() -> ExitCode {
             rate_limit_burst,
             request_timeout_seconds,
             engine_memory_budget_bytes,
+            auth_failures_per_minute,
+            auth_failure_burst,
+            max_connections,
         } => {
             let mut config = ServeConfig::new(database);
             config.listen = listen;
@@ -156,6 +170,9 @@ async fn main() -> ExitCode {
             config.request_timeout = (request_timeout_seconds > 0)
                 .then(|| std::time::Duration::from_secs(request_timeout_seconds));
             config.engine_memory_budget = engine_memory_budget_bytes;
+            config.auth_failures_per_minute = auth_failures_per_minute;
+            config.auth_failure_burst = auth_failure_burst;
+            config.max_connections = max_connections;
             config.sqlite_sync = match sqlite_synchronous {
                 Sync::Full => SqliteSync::Full,
                 Sync::Normal => SqliteSync::Normal,

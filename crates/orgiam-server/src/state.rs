@@ -29,6 +29,8 @@ pub struct Inner {
     pub metrics: Option<PrometheusHandle>,
     /// The per-key rate limit.
     pub limiter: crate::limits::RateLimiter,
+    /// The limit on failed authentications per client address.
+    pub auth_failures: crate::limits::RateLimiter,
     /// How long a request may run; `None` for no limit.
     pub request_timeout: Option<std::time::Duration>,
 }

@@ -489,17 +489,41 @@ backend_tests!(batches_and_listings, |s: TestServer| async move {
         .collect();
     assert_eq!(allowed, [true, false, true, false, true, false]);
     assert_eq!(b["data"][3]["user_id"], users[3].as_str());
-    // validated in full before answering
+    // an item that cannot be answered carries its own error; the others are answered
     let mut bad = checks.clone();
     bad[4] = json!({"user_id": users[4], "permission": "nope.x"});
+    bad[1] = json!({"user_id": "user_01J1F8ZZZZZZZZZZZZZZZZZZZZ", "permission": "documents.read"});
     let a = s
         .post(
             "/v1/organization/permissions/check_batch",
             json!({"checks": bad}),
         )
-        .await;
-    assert_eq!(a.status, 400);
-    assert_eq!(a.error("param"), "checks[4].permission");
+        .await
+        .expect(200);
+    let items = a["data"].as_array().unwrap();
+    assert_eq!(items.len(), 6);
+    assert_eq!(items[4]["allowed"], false);
+    assert_eq!(items[4]["reasons"], json!([]));
+    assert_eq!(items[4]["error"]["param"], "checks[4].permission");
+    assert_eq!(items[4]["error"]["code"], "unknown_permission");
+    assert_eq!(items[4]["error"]["type"], "invalid_request_error");
+    assert_eq!(items[1]["error"]["param"], "checks[1].user_id");
+    assert_eq!(items[1]["error"]["type"], "not_found_error");
+    let answered: Vec<(bool, bool)> = items
+        .iter()
+        .map(|c| (c["allowed"].as_bool().unwrap(), c.get("error").is_some()))
+        .collect();
+    assert_eq!(
+        answered,
+        [
+            (true, false),
+            (false, true),
+            (true, false),
+            (false, false),
+            (false, true),
+            (false, false)
+        ]
+    );
     let many: Vec<Value> = (0..1001).map(|_| checks[0].clone()).collect();
     let a = s
         .post(
@@ -556,6 +580,24 @@ backend_tests!(batches_and_listings, |s: TestServer| async move {
         .await
         .expect(200);
     assert_eq!(all["data"][0]["id"], s.owner_id.as_str());
+    // each holder with its email and display name, as the members list shows them
+    let owner = s
+        .get(&format!("/v1/organization/users/{}", s.owner_id))
+        .await
+        .expect(200);
+    assert_eq!(all["data"][0]["email"], owner["email"]);
+    assert_eq!(all["data"][0]["name"], owner["name"]);
+    for u in p1["data"].as_array().unwrap() {
+        let m = s
+            .get(&format!(
+                "/v1/organization/users/{}",
+                u["id"].as_str().unwrap()
+            ))
+            .await
+            .expect(200);
+        assert_eq!((&u["email"], &u["name"]), (&m["email"], &m["name"]));
+        assert!(u["email"].as_str().unwrap().contains('@'));
+    }
     s.stop().await;
 });
 

@@ -117,6 +117,7 @@ impl Store {
         let backend = backend_of(&options.url)?;
         let store = match backend {
             Backend::Sqlite => {
+                create_private(&options.url)?;
                 let url = sqlite_url(&options.url);
                 let connect = statement_logging(
                     AnyConnectOptions::from_str(&url).map_err(|e| {
@@ -261,6 +262,32 @@ fn backend_of(url: &str) -> Result<Backend> {
 }
 
 /// Adds `mode=rwc` (create the file if missing) unless the URL sets a mode.
+/// Creates a missing SQLite file readable by its owner only (`0600`): it holds every key's
+/// hash and every member's email. SQLite gives its `-wal` and `-shm` files the database
+/// file's permissions. An existing file keeps the permissions its operator gave it.
+fn create_private(url: &str) -> Result<()> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return Ok(());
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::invalid(
+            "database",
+            format!("cannot create the SQLite file {path}: {e}"),
+        )),
+    }
+}
+
 fn sqlite_url(url: &str) -> String {
     if url.contains("mode=") {
         url.to_owned()

@@ -205,6 +205,27 @@ impl Store {
         Ok(Page::from_overfetch(members, page.limit))
     }
 
+    /// The members of `org` among `user_ids` (others are skipped), by user id.
+    pub async fn members_by_ids(&self, org: &OrgId, user_ids: &[String]) -> Result<Vec<Member>> {
+        let mut out = Vec::with_capacity(user_ids.len());
+        for chunk in user_ids.chunks(500) {
+            let sql = format!(
+                "{MEMBER_SELECT} AND m.user_id IN ({}) ORDER BY m.user_id",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(org.as_str());
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            let rows = q.fetch_all(&self.read).await.map_err(db)?;
+            for row in &rows {
+                out.push(member_from_row(row)?);
+            }
+        }
+        out.sort_by(|a, b| a.user_id.as_str().cmp(b.user_id.as_str()));
+        Ok(out)
+    }
+
     /// One member; 404 if `user_id` is not a member of `org`.
     pub async fn get_member(&self, org: &OrgId, user_id: &str) -> Result<Member> {
         let mut conn = self.read.acquire().await.map_err(db)?;

@@ -295,22 +295,57 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
     res
 }
 
-/// Request metrics, a log line per request, the limits every route shares
-/// ([`crate::limits::guard`]) and security headers on every response.
+/// The request id a client sent, if it is a sane one (1 to 128 visible ASCII characters).
+fn client_request_id(req: &Request) -> Option<String> {
+    let v = req.headers().get("x-request-id")?.to_str().ok()?.trim();
+    let sane = !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic());
+    sane.then(|| v.to_owned())
+}
+
+/// Request metrics, the request's id and span, one access-log line per request, the limits
+/// every route shares ([`crate::limits::guard`]) and security headers on every response.
+///
+/// Every request runs in a `request` span carrying its `request_id` (the client's
+/// `x-request-id`, or a minted `req_…`), `method`, `route` (the template, never the path's
+/// ids) and, once its key is authenticated, `org`: every log line of the request names them,
+/// a 500's included. The answer carries the same `x-request-id`. The access line (`info`)
+/// adds the status and the latency; it never holds a key, a body or a query string.
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    use tracing::Instrument as _;
     let start = Instant::now();
     let method = req.method().clone();
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let mut res = crate::limits::guard(&state, start, req, next).await;
+    let request_id =
+        client_request_id(&req).unwrap_or_else(|| format!("req_{}", ulid::Ulid::new()));
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        org = tracing::field::Empty,
+    );
+    let mut res = crate::limits::guard(&state, start, req, next)
+        .instrument(span.clone())
+        .await;
     let status = res.status().as_u16();
     let elapsed = start.elapsed();
     metrics::counter!("orgiam_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
     metrics::histogram!("orgiam_http_request_duration_seconds", "method" => method.to_string(), "route" => route.clone()).record(elapsed.as_secs_f64());
-    tracing::debug!(%method, %route, status, micros = elapsed.as_micros() as u64, "request");
+    span.in_scope(|| {
+        tracing::info!(
+            target: "orgiam::access",
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
     let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("x-request-id", v);
+    }
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),

@@ -13,7 +13,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::wire::{List, Written};
 use crate::auth::{Authorized, PermissionsCheck, RolesRead, RolesWrite};
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody, ErrorDetail};
 use crate::extract::{Body, Params};
 use crate::state::AppState;
 
@@ -168,6 +168,12 @@ pub struct CheckObject {
     pub reasons: Vec<ReasonObject>,
     /// The organization revision the answer reflects.
     pub revision: i64,
+    /// In a batch only: why this check could not be answered (an unknown permission, user or
+    /// project; a malformed name), in OpenAI's error shape with `param` naming the item
+    /// (`checks[3].permission`). `allowed` is then false and `reasons` empty; the other
+    /// checks of the batch are answered as usual.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
 }
 
 /// The batch's answers, in the order asked.
@@ -199,6 +205,10 @@ pub struct PermissionUser {
     pub object: &'static str,
     /// `user_…`
     pub id: String,
+    /// The user's email.
+    pub email: String,
+    /// The user's display name in this organization.
+    pub name: Option<String>,
 }
 
 /// Validates one check against the snapshot; `param` prefixes error parameters.
@@ -242,6 +252,21 @@ fn answer(snap: &Snapshot, c: CheckRequest, now: i64) -> CheckObject {
         project_id: c.project_id,
         reasons: d.reasons.into_iter().map(ReasonObject::from).collect(),
         revision: snap.revision(),
+        error: None,
+    }
+}
+
+/// A batch item that could not be answered: denied, with why.
+fn refused(snap: &Snapshot, c: CheckRequest, e: Error) -> CheckObject {
+    CheckObject {
+        object: "permission.check",
+        allowed: false,
+        user_id: c.user_id,
+        permission: c.permission,
+        project_id: c.project_id,
+        reasons: Vec::new(),
+        revision: snap.revision(),
+        error: Some(ErrorDetail::of(e)),
     }
 }
 
@@ -324,7 +349,9 @@ pub async fn check(
     Ok(Json(answer(&snap, body, now_unix())))
 }
 
-/// Up to 1,000 checks, validated in full first, answered in order from one snapshot.
+/// Up to 1,000 checks answered in order from one snapshot. A check that cannot be answered
+/// (an unknown permission, user or project) carries its own `error` and the others are
+/// answered regardless; only a malformed or oversized batch fails as a whole.
 #[utoipa::path(post, path = "/v1/organization/permissions/check_batch", operation_id = "check-permissions-batch", tag = "permissions", request_body = CheckBatchRequest,
     responses((status = 200, body = CheckList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn check_batch(
@@ -352,14 +379,17 @@ pub async fn check_batch(
         .engine
         .snapshot(auth.org(), at_least.unwrap_or(0))
         .await?;
-    for (i, c) in body.checks.iter().enumerate() {
-        validate_check(&snap, c, &format!("checks[{i}]"))?;
-    }
     let now = now_unix();
     let data = body
         .checks
         .into_iter()
-        .map(|c| answer(&snap, c, now))
+        .enumerate()
+        .map(
+            |(i, c)| match validate_check(&snap, &c, &format!("checks[{i}]")) {
+                Ok(()) => answer(&snap, c, now),
+                Err(e) => refused(&snap, c, e),
+            },
+        )
         .collect();
     Ok(Json(CheckList {
         object: "list",
@@ -410,7 +440,8 @@ pub async fn user_permissions(
     )))
 }
 
-/// The users who hold a permission (in `project_id`, or at organization level), by id.
+/// The users who hold a permission (in `project_id`, or at organization level), by id, each
+/// with its email and display name.
 #[utoipa::path(get, path = "/v1/organization/permissions/{permission}/users", operation_id = "list-permission-users", tag = "permissions",
     params(("permission" = String, Path), ("project_id" = Option<String>, Query),
            ("after" = Option<String>, Query, description = "the previous page's `next`"),
@@ -455,8 +486,30 @@ pub async fn permission_users(
         .take(page.limit as usize + 1)
         .collect();
     let page = Page::from_overfetch(rest, page.limit);
-    Ok(Json(List::of(page, Clone::clone, |id| PermissionUser {
-        object: "permission.user",
-        id,
-    })))
+    // the page's emails and names, in one read
+    let members = state.store.members_by_ids(auth.org(), &page.items).await?;
+    let found = |id: &str| {
+        members
+            .binary_search_by(|m| m.user_id.as_str().cmp(id))
+            .ok()
+            .map(|i| &members[i])
+    };
+    let page = Page {
+        items: page
+            .items
+            .iter()
+            .filter_map(|id| found(id))
+            .collect::<Vec<_>>(),
+        has_more: page.has_more,
+    };
+    Ok(Json(List::of(
+        page,
+        |m| m.user_id.as_str().to_owned(),
+        |m| PermissionUser {
+            object: "permission.user",
+            id: m.user_id.as_str().to_owned(),
+            email: m.email.clone(),
+            name: m.name.clone(),
+        },
+    )))
 }
