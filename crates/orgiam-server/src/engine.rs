@@ -10,6 +10,9 @@
 //!   check sees them within one second; a client passing the revision a write returned
 //!   (`at_least_revision`) is answered from a snapshot at least that new;
 //! - catching up costs what changed: only the entities in the change log are reloaded;
+//! - a cold load (an organization's first use, or after eviction) runs to its end in a task
+//!   of its own: a request cut off meanwhile by the request timeout does not waste it, and
+//!   the next request is answered from the snapshot it published;
 //! - cached API keys of an organization are dropped as soon as its keys or memberships
 //!   change, so a revoked key fails on its very next request;
 //! - bounded memory: start-up loads no snapshot; when the loaded snapshots' estimated size
@@ -32,8 +35,8 @@ use std::sync::Mutex;
 /// Per-organization bookkeeping.
 #[derive(Default)]
 struct OrgState {
-    /// Serializes loads and catch-ups of this organization.
-    lock: tokio::sync::Mutex<()>,
+    /// Serializes loads and catch-ups of this organization (shared with a cold load's task).
+    lock: Arc<tokio::sync::Mutex<()>>,
     /// The newest revision known to exist.
     wanted: AtomicI64,
     /// Revision of the last change to keys or memberships seen (cached keys loaded before it
@@ -55,6 +58,8 @@ struct CachedKey {
 
 /// See the module documentation.
 pub struct Engine {
+    /// This engine, for the tasks it spawns.
+    me: std::sync::Weak<Engine>,
     store: Store,
     registry: Registry,
     orgs: Mutex<FxHashMap<OrgId, Arc<OrgState>>>,
@@ -80,7 +85,8 @@ impl Engine {
 
     /// An engine over `store` keeping loaded snapshots under `budget` estimated bytes.
     pub fn with_budget(store: Store, budget: u64) -> Arc<Engine> {
-        let engine = Arc::new(Engine {
+        let engine = Arc::new_cyclic(|me| Engine {
+            me: me.clone(),
             store: store.clone(),
             registry: Registry::new(),
             orgs: Mutex::new(FxHashMap::default()),
@@ -126,7 +132,7 @@ impl Engine {
                 return Ok(s);
             }
         }
-        let _guard = st.lock.lock().await;
+        let _guard = st.lock.clone().lock_owned().await;
         let wanted = st.wanted.load(Ordering::Acquire).max(at_least);
         match self.registry.get(org.as_str()) {
             Some(s) if s.revision() >= wanted => Ok(s),
@@ -154,38 +160,55 @@ impl Engine {
                 out
             }
             None => {
-                let started = std::time::Instant::now();
-                let data = self
-                    .store
-                    .load_org_data(org)
-                    .await?
-                    .ok_or_else(|| Error::not_found("organization", org.as_str()))?;
-                let loaded = started.elapsed();
-                // compiling a large organization takes a while: off the request threads
-                let snap =
-                    tokio::task::spawn_blocking(move || Snapshot::from_data(data, now_unix()))
-                        .await
-                        .map_err(Error::internal)?;
-                tracing::info!(
-                    org = org.as_str(),
-                    members = snap.user_count(),
-                    read_ms = loaded.as_secs_f64() * 1e3,
-                    build_ms = (started.elapsed() - loaded).as_secs_f64() * 1e3,
-                    "organization snapshot loaded"
-                );
-                st.wanted.fetch_max(snap.revision(), Ordering::AcqRel);
-                st.keys_epoch.fetch_max(snap.revision(), Ordering::AcqRel);
-                self.account(&st, &snap);
-                self.registry.publish(org.as_str(), snap);
-                let out = self
-                    .registry
-                    .get(org.as_str())
-                    .ok_or_else(|| Error::internal("snapshot vanished"));
-                drop(_guard);
-                self.evict_over_budget(org);
-                out
+                // in a task of its own, holding the organization's lock: a request cut off
+                // while it runs (the request timeout) leaves the load running, and the next
+                // request, waiting on the lock, finds its snapshot published
+                let engine = self
+                    .me
+                    .upgrade()
+                    .ok_or_else(|| Error::internal("the engine is gone"))?;
+                let org = org.clone();
+                let task = tokio::spawn(async move {
+                    let out = engine.cold_load(&st, &org).await;
+                    drop(_guard);
+                    if out.is_ok() {
+                        engine.evict_over_budget(&org);
+                    }
+                    out
+                });
+                task.await.map_err(Error::internal)?
             }
         }
+    }
+
+    /// Loads and compiles `org`'s snapshot from the database and publishes it (the caller
+    /// holds the organization's lock).
+    async fn cold_load(&self, st: &OrgState, org: &OrgId) -> Result<Arc<Snapshot>> {
+        let started = std::time::Instant::now();
+        let data = self
+            .store
+            .load_org_data(org)
+            .await?
+            .ok_or_else(|| Error::not_found("organization", org.as_str()))?;
+        let loaded = started.elapsed();
+        // compiling a large organization takes a while: off the request threads
+        let snap = tokio::task::spawn_blocking(move || Snapshot::from_data(data, now_unix()))
+            .await
+            .map_err(Error::internal)?;
+        tracing::info!(
+            org = org.as_str(),
+            members = snap.user_count(),
+            read_ms = loaded.as_secs_f64() * 1e3,
+            build_ms = (started.elapsed() - loaded).as_secs_f64() * 1e3,
+            "organization snapshot loaded"
+        );
+        st.wanted.fetch_max(snap.revision(), Ordering::AcqRel);
+        st.keys_epoch.fetch_max(snap.revision(), Ordering::AcqRel);
+        self.account(st, &snap);
+        self.registry.publish(org.as_str(), snap);
+        self.registry
+            .get(org.as_str())
+            .ok_or_else(|| Error::internal("snapshot vanished"))
     }
 
     /// Records the estimated size of the snapshot about to be published for `st`.

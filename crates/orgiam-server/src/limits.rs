@@ -240,7 +240,7 @@ pub async fn guard(state: &AppState, start: Instant, mut req: Request, next: Nex
     let path = req.uri().path().to_owned();
     let run = async {
         match buffered(req, state.body_limit).await {
-            Ok(req) => next.run(req).await,
+            Ok(req) => conflicts_when_durable(state, &path, next.run(req)).await,
             Err(e) => {
                 let too_large = e.kind == orgiam_core::ErrorKind::PayloadTooLarge;
                 let mut res = error_response(&path, e);
@@ -267,6 +267,27 @@ pub async fn guard(state: &AppState, start: Instant, mut req: Request, next: Nex
         }
     }
     res
+}
+
+/// Runs the handler noting the write batch it wrote in; a 409 is answered only once that
+/// batch is durable (on SQLite a write can conflict with a batch-mate's row that is not yet
+/// committed), or as a 503 if that batch failed.
+async fn conflicts_when_durable(
+    state: &AppState,
+    path: &str,
+    handler: impl std::future::Future<Output = Response>,
+) -> Response {
+    orgiam_store::remember_batches(async {
+        let res = handler.await;
+        if res.status() != axum::http::StatusCode::CONFLICT {
+            return res;
+        }
+        match state.store.settle_seen().await {
+            Ok(()) => res,
+            Err(e) => error_response(path, e),
+        }
+    })
+    .await
 }
 
 /// `run` under the request timeout: a 503 in `path`'s family shape when it is cut off.

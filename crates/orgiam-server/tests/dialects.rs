@@ -557,9 +557,11 @@ backend_tests!(
     aitronos_errors_use_its_envelope,
     |s: TestServer| async move {
         let base = aitronos_roles(&s.org_id);
+        // Aitronos reads `X-API-Key`, else `Authorization: Bearer` (as its backend does)
+        get(&s, &base, Auth::Bearer(&s.admin_key)).await.expect(200);
         for auth in [
             Auth::None,
-            Auth::Bearer(&s.admin_key), // Aitronos reads only `X-API-Key`
+            Auth::Bearer("sk-admin-not-a-real-key-000000000000000000000"),
             Auth::ApiKey("sk-admin-not-a-real-key-000000000000000000000"),
         ] {
             let r = get(&s, &base, auth).await.expect(401);

@@ -398,3 +398,118 @@ backend_tests!(
         s.get("/v1/organization/roles").await.expect(200);
     }
 );
+
+backend_tests!(
+    a_conflict_is_answered_once_the_winner_is_durable,
+    |s: TestServer| async move {
+        // a reader of committed rows only: its own connection to the database
+        sqlx::any::install_default_drivers();
+        let mut reader = <sqlx::AnyConnection as sqlx::Connection>::connect(&s.db.url)
+            .await
+            .unwrap();
+        let mut conflicts = 0;
+        for round in 0..30 {
+            let name = format!("Contested {round}");
+            let tries = (0..8).map(|_| {
+                let s = &s;
+                let name = name.clone();
+                async move {
+                    s.post(
+                        "/v1/organization/roles",
+                        json!({"role_name": name, "permissions": ["api.users.read"]}),
+                    )
+                    .await
+                }
+            });
+            let mut pending: futures_unordered::Pending<_> = tries.collect();
+            let mut won = 0;
+            while let Some(a) = pending.next().await {
+                match a.status {
+                    200 => won += 1,
+                    409 => {
+                        conflicts += 1;
+                        // the row it conflicted with is durable by the time the 409 arrives
+                        let n: i64 =
+                            sqlx::query_scalar("SELECT COUNT(*) FROM roles WHERE name = $1")
+                                .bind(&name)
+                                .fetch_one(&mut reader)
+                                .await
+                                .unwrap();
+                        assert_eq!(n, 1, "a 409 for '{name}' before the winner was committed");
+                    }
+                    other => panic!("{other}: {}", a.body),
+                }
+            }
+            assert_eq!(won, 1, "{name}");
+        }
+        assert!(conflicts >= 30 * 7);
+    }
+);
+
+/// Runs futures concurrently and yields their outputs as they finish (a small stand-in for
+/// `FuturesUnordered`: few futures, each polled on every wake-up).
+mod futures_unordered {
+    use std::future::Future;
+    use std::pin::Pin;
+
+    pub struct Pending<'a, T> {
+        futures: Vec<Pin<Box<dyn Future<Output = T> + Send + 'a>>>,
+    }
+
+    impl<'a, T, F: Future<Output = T> + Send + 'a> FromIterator<F> for Pending<'a, T> {
+        fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Self {
+            Pending {
+                futures: iter
+                    .into_iter()
+                    .map(|f| Box::pin(f) as Pin<Box<dyn Future<Output = T> + Send + 'a>>)
+                    .collect(),
+            }
+        }
+    }
+
+    impl<T> Pending<'_, T> {
+        pub async fn next(&mut self) -> Option<T> {
+            if self.futures.is_empty() {
+                return None;
+            }
+            let (out, i) = std::future::poll_fn(|cx| {
+                for (i, f) in self.futures.iter_mut().enumerate() {
+                    if let std::task::Poll::Ready(out) = f.as_mut().poll(cx) {
+                        return std::task::Poll::Ready((out, i));
+                    }
+                }
+                std::task::Poll::Pending
+            })
+            .await;
+            drop(self.futures.swap_remove(i));
+            Some(out)
+        }
+    }
+}
+
+backend_tests!(
+    a_cold_load_cut_off_is_kept_for_the_next_request,
+    |s: TestServer| async move {
+        let engine = s.server.as_ref().unwrap().engine.clone();
+        let org = orgiam_core::ids::OrgId::parse(&s.org_id).unwrap();
+        assert_eq!(engine.memory().1, 0, "start-up loads no organization");
+        // the request that started the load is cut off at once (as the request timeout does)
+        let cut = tokio::time::timeout(
+            std::time::Duration::from_micros(1),
+            engine.snapshot(&org, 0),
+        )
+        .await;
+        assert!(cut.is_err(), "the load finished within a microsecond");
+        // the load runs on and publishes its snapshot, without any other request
+        let mut loaded = false;
+        for _ in 0..200 {
+            if engine.memory().1 == 1 {
+                loaded = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert!(loaded, "the cut-off load was thrown away");
+        s.get("/v1/organization/roles").await.expect(200);
+    }
+);

@@ -195,6 +195,17 @@ impl Store {
         Ok(store)
     }
 
+    /// On SQLite, waits until the write batch the current task last wrote in (under
+    /// [`crate::remember_batches`]) is durable: for an answer, such as a 409, drawn from
+    /// another write of that batch. Nothing to wait for on PostgreSQL, where a write only
+    /// sees committed rows.
+    pub async fn settle_seen(&self) -> Result<()> {
+        match &self.lane {
+            Some(lane) => lane.settle_seen().await,
+            None => Ok(()),
+        }
+    }
+
     /// Applies the embedded migrations that have not run yet.
     pub async fn migrate(&self) -> Result<()> {
         let migrator = match self.backend {

@@ -149,6 +149,19 @@ impl LaneWrite {
     }
 }
 
+tokio::task_local! {
+    /// The batch of the last lane write begun in this task (see [`remember_batches`]).
+    static SEEN: std::cell::RefCell<Option<Arc<Batch>>>;
+}
+
+/// Runs `f` noting the batch of each lane write it begins, for [`Lane::settle_seen`].
+pub async fn remember_batches<F: std::future::Future>(f: F) -> F::Output {
+    SEEN.scope(std::cell::RefCell::new(None), f).await
+}
+
+/// The outcome recorded when a batch that held no released write is ended.
+const EMPTY_BATCH: &str = "the batch held no write";
+
 /// A task's failure (a panic, or the runtime shutting down) as an error.
 fn joined<T>(r: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
     r.map_err(|e| Error::internal(format!("write lane task: {e}")))?
@@ -168,7 +181,10 @@ impl Lane {
     /// batch, and the write it would have got is dropped, and tidied, with the task.
     pub(crate) async fn begin(self: &Arc<Self>) -> Result<LaneWrite> {
         let lane = self.clone();
-        joined(tokio::spawn(async move { lane.begin_here().await }).await)
+        let write = joined(tokio::spawn(async move { lane.begin_here().await }).await)?;
+        // the caller's task (a request, under [`remember_batches`]) notes the batch it read in
+        let _ = SEEN.try_with(|seen| *seen.borrow_mut() = Some(write.guard.batch.clone()));
+        Ok(write)
     }
 
     async fn begin_here(self: Arc<Self>) -> Result<LaneWrite> {
@@ -244,6 +260,34 @@ impl Lane {
         }
     }
 
+    /// Waits until the batch the current task last wrote in (under [`remember_batches`]) has
+    /// ended, committing it if writes released into it still wait: an answer drawn from what
+    /// that write read (a conflict with a batch-mate's row) is then never given before the
+    /// batch-mate's write is durable. An error if that batch failed to commit.
+    pub(crate) async fn settle_seen(&self) -> Result<()> {
+        let Some(batch) = SEEN.try_with(|s| s.borrow_mut().take()).ok().flatten() else {
+            return Ok(());
+        };
+        let mut state = self.state.lock().await;
+        self.recover(&mut state).await;
+        if let Some(open) = state.take_if(|o| Arc::ptr_eq(&o.batch, &batch)) {
+            if open.released == 0 {
+                // nothing of anyone else's in it: what the write read was durable already
+                *state = Some(open);
+                return Ok(());
+            }
+            end(open, "COMMIT", String::new()).await;
+        }
+        drop(state);
+        match batch.outcome.get() {
+            None | Some(Ok(())) => Ok(()),
+            Some(Err(e)) if e == EMPTY_BATCH => Ok(()),
+            Some(Err(e)) => Err(Error::unavailable(format!(
+                "a concurrent write this answer depends on failed ({e}); retry"
+            ))),
+        }
+    }
+
     /// After a write that did not commit: rolls its savepoint back, and ends the batch if no
     /// released write waits for it (it holds nothing then).
     async fn tidy(&self) {
@@ -251,7 +295,7 @@ impl Lane {
         self.recover(&mut state).await;
         if state.as_ref().is_some_and(|o| o.released == 0) {
             if let Some(open) = state.take() {
-                end(open, "ROLLBACK", "the batch held no write".into()).await;
+                end(open, "ROLLBACK", EMPTY_BATCH.into()).await;
             }
         }
     }

@@ -26,6 +26,7 @@ pub use db::{Backend, CommitHook, SqliteSync, Store, StoreOptions};
 pub use engine_data::Changes;
 pub use groups::{Group, GroupMember, GroupMemberAdded};
 pub use keys::KeyHit;
+pub use lane::remember_batches;
 pub use members::NewMember;
 pub use orgs::CreatedOrganization;
 pub use permissions::Permission;
