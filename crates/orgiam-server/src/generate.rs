@@ -208,8 +208,19 @@ impl Progress {
 /// Commit after each organization once a transaction holds this many rows.
 const ROWS_PER_TRANSACTION: u64 = 100_000;
 
-/// Generates `size` from `seed` into `store`.
+/// Generates `size` from `seed` into `store`, which must hold no organization yet (a 400
+/// `database_not_empty` otherwise, with nothing written).
 pub async fn generate(store: &Store, size: Size, seed: u64, progress: bool) -> Result<Report> {
+    // generated ids are derived from the seed: into a used database they could collide with
+    // (or quietly mix with) what is there
+    if store.has_organizations().await? {
+        return Err(orgiam_core::Error::invalid_code(
+            "database_not_empty",
+            "database",
+            "the database already has organizations: generate into a fresh database \
+             (a new SQLite file, or an empty PostgreSQL database)",
+        ));
+    }
     let started = Instant::now();
     let mut ids = Ids {
         ms: Ids::EPOCH_MS,

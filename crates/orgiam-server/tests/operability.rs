@@ -314,3 +314,56 @@ async fn open_connections_are_capped_sqlite() {
 async fn open_connections_are_capped_postgres() {
     open_connections_are_capped(Backend::Postgres).await;
 }
+
+async fn generate_refuses_a_used_database(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    // a server's first start made an organization here
+    let s = TestServer::start_on(db, |_| {}).await;
+    let before = orgiam_testkit::db_scalar(&s.db.url, "SELECT COUNT(*) FROM users").await;
+    let out = tokio::process::Command::new(BIN)
+        .args([
+            "dev",
+            "generate",
+            "--database",
+            &s.db.url,
+            "--size",
+            "S",
+            "--seed",
+            "1",
+        ])
+        .env_remove("ORGIAM_LOG")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "generate into a used database succeeded"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("already has organizations"),
+        "no clear error: {stderr}"
+    );
+    // nothing was written
+    assert_eq!(
+        orgiam_testkit::db_scalar(&s.db.url, "SELECT COUNT(*) FROM users").await,
+        before
+    );
+    assert_eq!(
+        orgiam_testkit::db_scalar(&s.db.url, "SELECT COUNT(*) FROM organizations").await,
+        1
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generate_refuses_a_used_database_sqlite() {
+    generate_refuses_a_used_database(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generate_refuses_a_used_database_postgres() {
+    generate_refuses_a_used_database(Backend::Postgres).await;
+}
