@@ -235,46 +235,35 @@ else
     echo "$req_sha" >"$VENV/.requirements-sha"
 fi
 
-# The Fiddler v1 client (tests/python/test_dialects.py) needs pydantic<2, which cannot share
-# a venv with openai 3.51.0 (pydantic 2): its own venv, target/pyvenv-fiddler, built from
-# tests/python/requirements-fiddler.txt the same way; the tests call it in a subprocess.
-FIDDLER_REQS="tests/python/requirements-fiddler.txt"
-FIDDLER_VENV="target/pyvenv-fiddler"
-[[ -f "$FIDDLER_REQS" ]] || die "$FIDDLER_REQS missing"
-fiddler_sha="$(sha256sum "$FIDDLER_REQS" | cut -d' ' -f1)"
-if [[ -x "$FIDDLER_VENV/bin/python" && -f "$FIDDLER_VENV/.requirements-sha" ]] \
-    && [[ "$(cat "$FIDDLER_VENV/.requirements-sha")" == "$fiddler_sha" ]] \
-    && "$FIDDLER_VENV/bin/python" -c 'from fiddler.fiddler_api import FiddlerApi' >/dev/null 2>&1; then
-    log "reusing Python venv $FIDDLER_VENV"
-else
-    log "creating Python venv $FIDDLER_VENV"
-    rm -rf "$FIDDLER_VENV"
-    python3 -m venv "$FIDDLER_VENV" || die "python3 -m venv $FIDDLER_VENV failed"
-    "$FIDDLER_VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$FIDDLER_REQS" \
-        || die "pip install -r $FIDDLER_REQS failed"
-    echo "$fiddler_sha" >"$FIDDLER_VENV/.requirements-sha"
-fi
-export ORGIAM_FIDDLER_PYTHON="$ROOT/$FIDDLER_VENV/bin/python"
+# A client whose dependencies clash with the main venv's gets a venv of its own, built from
+# its requirements file the same way (sha256-keyed); the tests call it in a subprocess.
+# client_venv VENV REQS IMPORT: (re)builds VENV unless it matches REQS and can run IMPORT.
+client_venv() {
+    local venv="$1" reqs="$2" probe="$3" sha
+    [[ -f "$reqs" ]] || die "$reqs missing"
+    sha="$(sha256sum "$reqs" | cut -d' ' -f1)"
+    if [[ -x "$venv/bin/python" && -f "$venv/.requirements-sha" ]] \
+        && [[ "$(cat "$venv/.requirements-sha")" == "$sha" ]] \
+        && "$venv/bin/python" -c "$probe" >/dev/null 2>&1; then
+        log "reusing Python venv $venv"
+        return
+    fi
+    log "creating Python venv $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "python3 -m venv $venv failed"
+    "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$reqs" \
+        || die "pip install -r $reqs failed"
+    echo "$sha" >"$venv/.requirements-sha"
+}
 
-# Aitronos' official SDK (tests/python/test_aitronos_sdk.py) needs the legacy `httpx` package:
-# its own venv, target/pyvenv-aitronos, from tests/python/requirements-aitronos.txt the same way.
-AITRONOS_REQS="tests/python/requirements-aitronos.txt"
-AITRONOS_VENV="target/pyvenv-aitronos"
-[[ -f "$AITRONOS_REQS" ]] || die "$AITRONOS_REQS missing"
-aitronos_sha="$(sha256sum "$AITRONOS_REQS" | cut -d' ' -f1)"
-if [[ -x "$AITRONOS_VENV/bin/python" && -f "$AITRONOS_VENV/.requirements-sha" ]] \
-    && [[ "$(cat "$AITRONOS_VENV/.requirements-sha")" == "$aitronos_sha" ]] \
-    && "$AITRONOS_VENV/bin/python" -c 'from aitronos import Aitronos' >/dev/null 2>&1; then
-    log "reusing Python venv $AITRONOS_VENV"
-else
-    log "creating Python venv $AITRONOS_VENV"
-    rm -rf "$AITRONOS_VENV"
-    python3 -m venv "$AITRONOS_VENV" || die "python3 -m venv $AITRONOS_VENV failed"
-    "$AITRONOS_VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$AITRONOS_REQS" \
-        || die "pip install -r $AITRONOS_REQS failed"
-    echo "$aitronos_sha" >"$AITRONOS_VENV/.requirements-sha"
-fi
-export ORGIAM_AITRONOS_PYTHON="$ROOT/$AITRONOS_VENV/bin/python"
+# The Fiddler v1 client (tests/python/test_dialects.py) needs pydantic<2, which cannot share
+# a venv with openai 3.51.0 (pydantic 2).
+client_venv target/pyvenv-fiddler tests/python/requirements-fiddler.txt \
+    'from fiddler.fiddler_api import FiddlerApi'
+export ORGIAM_FIDDLER_PYTHON="$ROOT/target/pyvenv-fiddler/bin/python"
+# Aitronos' official SDK (tests/python/test_aitronos_sdk.py) needs the legacy `httpx` package.
+client_venv target/pyvenv-aitronos tests/python/requirements-aitronos.txt 'from aitronos import Aitronos'
+export ORGIAM_AITRONOS_PYTHON="$ROOT/target/pyvenv-aitronos/bin/python"
 
 # --------------------------------------------------------------------------
 # Node packages of tests/node (the npm `openai` smoke test, run by pytest), reinstalled
