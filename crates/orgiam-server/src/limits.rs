@@ -222,7 +222,7 @@ pub async fn guard(state: &AppState, start: Instant, mut req: Request, next: Nex
         .filter(|_| authenticates(req.uri().path()));
     if let Some(client) = client {
         if let Err(wait) = state.auth_failures.peek(client, start) {
-            tracing::warn!("too many failed authentications from this address");
+            tracing::debug!("too many failed authentications from this address");
             return too_many(req.uri().path(), wait);
         }
     }
