@@ -1,0 +1,636 @@
+//! Access as code: an organization's model (its own permissions, custom roles, groups with
+//! their members, role grants) read as one document, and a desired model applied as one write.
+//!
+//! Guarantees: [`Store::apply_model`] reads the current model, plans the changes and applies
+//! them inside ONE write transaction, recorded by one `access_model.applied` audit event that
+//! lists every change; a plan that fails at any step (a person who is not a member, an unknown
+//! permission, a permission the actor does not hold) applies nothing. Each step goes through
+//! the same helpers as the single-object routes, so the same validation and no-escalation rules
+//! hold (the actor holds every permission of each role it creates, changes or grants, and of
+//! each group a member joins). A dry run executes the plan too and rolls it back, so that it
+//! fails exactly where the real run would.
+
+use std::collections::{BTreeMap, HashMap};
+
+use orgiam_core::access_model::{
+    AccessModel, Action, Change, GrantSpec, GroupSpec, Object, PermissionSpec, RoleSpec, plan,
+};
+use orgiam_core::ids::OrgId;
+use orgiam_core::validate::{fold_case, quote};
+use orgiam_core::{Error, Result, now_unix};
+use serde_json::json;
+use sqlx::{AnyConnection, Row as _};
+
+use crate::assignments::{Principal, check_expiry, delete_assignment, upsert_assignment};
+use crate::db::{Store, db};
+use crate::groups::{delete_group_member, insert_group, insert_group_member, remove_group};
+use crate::permissions::{insert_permission, remove_permission};
+use crate::projects::{project_user, writable_project};
+use crate::roles::{
+    NewRole, RoleChanges, RoleScope, change_role, insert_role, remove_role, scoped_role,
+};
+use crate::write::{ActorRef, AuditEvent, WriteTx};
+
+/// What applying a model did.
+#[derive(Debug, Clone)]
+pub struct AppliedModel {
+    /// The plan, in the order it was (or would be) applied.
+    pub changes: Vec<Change>,
+    /// The organization's revision after the change; `None` for a dry run or an empty plan.
+    pub revision: Option<i64>,
+}
+
+/// The ids behind the names a model uses, as the write goes on.
+struct Names {
+    /// Active projects: name (case-folded) or id → id.
+    projects: HashMap<String, String>,
+    /// Members named by the model: email (case-folded) → user id.
+    users: HashMap<String, String>,
+}
+
+impl Names {
+    fn project(&self, name: &str) -> Result<String> {
+        self.projects
+            .get(&fold_case(name))
+            .or_else(|| self.projects.get(name))
+            .cloned()
+            .ok_or_else(|| {
+                Error::invalid(
+                    "model",
+                    format!(
+                        "no active project named '{}' (or with that id)",
+                        quote(name)
+                    ),
+                )
+            })
+    }
+
+    fn user(&self, email: &str) -> Result<&str> {
+        self.users
+            .get(&fold_case(email))
+            .map(String::as_str)
+            .ok_or_else(|| Error::internal("a model email was not resolved"))
+    }
+}
+
+/// Reads the organization's current model (archived projects' roles and grants, base roles,
+/// and expired grants are not part of it).
+async fn read_model(conn: &mut AnyConnection, org: &OrgId) -> Result<AccessModel> {
+    let o = org.as_str();
+    let mut projects = HashMap::new();
+    for row in
+        sqlx::query("SELECT id, name FROM projects WHERE org_id = $1 AND archived_at IS NULL")
+            .bind(o)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?
+    {
+        projects.insert(
+            row.try_get::<String, _>(0).map_err(db)?,
+            row.try_get::<String, _>(1).map_err(db)?,
+        );
+    }
+    // a project present (active) or none at all: `Some(None)` is the organization
+    let scope = |p: Option<String>| -> Option<Option<String>> {
+        match p {
+            None => Some(None),
+            Some(id) => projects.get(&id).map(|name| Some(name.clone())),
+        }
+    };
+    let mut model = AccessModel::default();
+    for row in
+        sqlx::query("SELECT name, description, resource_type FROM permissions WHERE org_id = $1")
+            .bind(o)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?
+    {
+        model.permissions.push(PermissionSpec {
+            name: row.try_get(0).map_err(db)?,
+            description: row.try_get(1).map_err(db)?,
+            resource_type: row.try_get(2).map_err(db)?,
+        });
+    }
+    let mut role_perms: HashMap<String, Vec<String>> = HashMap::new();
+    for row in sqlx::query(
+        "SELECT rp.role_id, p.name FROM role_permissions rp JOIN roles r ON r.id = rp.role_id \
+         JOIN permissions p ON p.id = rp.permission_id WHERE r.org_id = $1",
+    )
+    .bind(o)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?
+    {
+        role_perms
+            .entry(row.try_get(0).map_err(db)?)
+            .or_default()
+            .push(row.try_get(1).map_err(db)?);
+    }
+    for row in sqlx::query("SELECT id, name, description, project_id FROM roles WHERE org_id = $1")
+        .bind(o)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?
+    {
+        let id: String = row.try_get(0).map_err(db)?;
+        let Some(project) = scope(row.try_get(3).map_err(db)?) else {
+            continue;
+        };
+        model.roles.push(RoleSpec {
+            name: row.try_get(1).map_err(db)?,
+            project,
+            description: row.try_get(2).map_err(db)?,
+            permissions: role_perms.remove(&id).unwrap_or_default(),
+        });
+    }
+    let mut groups: BTreeMap<String, GroupSpec> = BTreeMap::new();
+    for row in sqlx::query("SELECT id, name FROM org_groups WHERE org_id = $1")
+        .bind(o)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?
+    {
+        groups.insert(
+            row.try_get(0).map_err(db)?,
+            GroupSpec {
+                name: row.try_get(1).map_err(db)?,
+                members: Vec::new(),
+            },
+        );
+    }
+    for row in sqlx::query(
+        "SELECT gm.group_id, u.email FROM group_members gm JOIN users u ON u.id = gm.user_id \
+         WHERE gm.org_id = $1",
+    )
+    .bind(o)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?
+    {
+        let gid: String = row.try_get(0).map_err(db)?;
+        if let Some(g) = groups.get_mut(&gid) {
+            g.members.push(row.try_get(1).map_err(db)?);
+        }
+    }
+    model.groups = groups.into_values().collect();
+    for row in sqlx::query(
+        "SELECT r.name, u.email, g.name, ra.project_id, ra.expires_at FROM role_assignments ra \
+         JOIN roles r ON r.id = ra.role_id \
+         LEFT JOIN users u ON u.id = ra.user_id \
+         LEFT JOIN org_groups g ON g.id = ra.group_id \
+         WHERE ra.org_id = $1 AND ra.is_base = 0 AND (ra.expires_at IS NULL OR ra.expires_at > $2)",
+    )
+    .bind(o)
+    .bind(now_unix())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?
+    {
+        let Some(project) = scope(row.try_get(3).map_err(db)?) else {
+            continue;
+        };
+        let group: Option<String> = row.try_get(2).map_err(db)?;
+        model.grants.push(GrantSpec {
+            role: row.try_get(0).map_err(db)?,
+            user: if group.is_some() {
+                None
+            } else {
+                row.try_get(1).map_err(db)?
+            },
+            group,
+            project,
+            expires_at: row.try_get(4).map_err(db)?,
+        });
+    }
+    Ok(model.normalized())
+}
+
+/// Resolves the names `desired` uses that must already exist: active projects, and the people
+/// it names, who must be members (400 listing every one who is not).
+async fn resolve(conn: &mut AnyConnection, org: &OrgId, desired: &AccessModel) -> Result<Names> {
+    let mut projects = HashMap::new();
+    let mut ambiguous = Vec::new();
+    for row in
+        sqlx::query("SELECT id, name FROM projects WHERE org_id = $1 AND archived_at IS NULL")
+            .bind(org.as_str())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?
+    {
+        let id: String = row.try_get(0).map_err(db)?;
+        let name: String = row.try_get(1).map_err(db)?;
+        if projects.insert(fold_case(&name), id.clone()).is_some() {
+            ambiguous.push(name);
+        }
+        projects.insert(id.clone(), id);
+    }
+    for name in ambiguous {
+        projects.remove(&fold_case(&name));
+    }
+    let mut users = HashMap::new();
+    let mut missing = Vec::new();
+    for email in desired.emails() {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id \
+             WHERE m.org_id = $1 AND u.email_key = $2",
+        )
+        .bind(org.as_str())
+        .bind(email.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+        match id {
+            Some(id) => {
+                users.insert(email, id);
+            }
+            None => missing.push(email),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::invalid_code(
+            "not_members",
+            "model",
+            format!(
+                "the model names people who are not members of the organization: {}; \
+                 invite or provision them first",
+                missing.join(", ")
+            ),
+        ));
+    }
+    Ok(Names { projects, users })
+}
+
+/// The id of the role named `name` that a grant in `scope` can give (a system role of the
+/// scope or one of its custom roles), or of a custom role only (`custom`).
+async fn role_id(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    scope: RoleScope<'_>,
+    name: &str,
+    custom: bool,
+) -> Result<String> {
+    let system = if custom {
+        ""
+    } else {
+        "(org_id IS NULL AND project_id IS NULL) OR "
+    };
+    let sql = format!(
+        "SELECT id FROM roles WHERE name_key = $1 AND resource_type = $2 \
+         AND ({system}(org_id = $3 AND COALESCE(project_id, '') = $4))"
+    );
+    sqlx::query_scalar(&sql)
+        .bind(fold_case(name))
+        .bind(scope.resource_type().as_str())
+        .bind(org.as_str())
+        .bind(scope.project().unwrap_or(""))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| {
+            Error::invalid(
+                "model",
+                format!("no role named '{}' {}", quote(name), scope_words(scope)),
+            )
+        })
+}
+
+fn scope_words(scope: RoleScope<'_>) -> String {
+    match scope.project() {
+        None => "in the organization".to_owned(),
+        Some(p) => format!("in project '{}'", quote(p)),
+    }
+}
+
+async fn group_id(conn: &mut AnyConnection, org: &OrgId, name: &str) -> Result<String> {
+    sqlx::query_scalar("SELECT id FROM org_groups WHERE org_id = $1 AND name_key = $2")
+        .bind(org.as_str())
+        .bind(fold_case(name))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| Error::invalid("model", format!("no group named '{}'", quote(name))))
+}
+
+/// Applies one change inside `w`. `current` is the model before the write began.
+async fn apply_change(
+    w: &mut WriteTx,
+    actor: &ActorRef<'_>,
+    names: &Names,
+    current: &AccessModel,
+    change: &Change,
+) -> Result<()> {
+    let org = w.org_id.clone();
+    let org = &org;
+    require(actor, guard(&change.object))?;
+    match (&change.object, change.action) {
+        (Object::Permission(p), Action::Create) => {
+            insert_permission(
+                w,
+                org,
+                &p.name,
+                p.description.as_deref(),
+                Some(&p.resource_type),
+            )
+            .await?;
+        }
+        (Object::Permission(p), Action::Update) => {
+            let before = current.permissions.iter().find(|c| c.name == p.name);
+            if before.is_some_and(|b| b.resource_type != p.resource_type) {
+                return Err(Error::invalid(
+                    "model",
+                    format!(
+                        "permission '{}' exists with another resource_type; a permission's \
+                         resource_type cannot change (delete it first)",
+                        quote(&p.name)
+                    ),
+                ));
+            }
+            let description =
+                orgiam_core::validate::description("description", p.description.as_deref())?;
+            sqlx::query("UPDATE permissions SET description = $1 WHERE org_id = $2 AND name = $3")
+                .bind(description)
+                .bind(org.as_str())
+                .bind(p.name.as_str())
+                .execute(&mut *w.tx)
+                .await
+                .map_err(db)?;
+        }
+        (Object::Permission(p), Action::Delete) => {
+            remove_permission(w, org, &p.name).await?;
+        }
+        (Object::Role(r), action) => {
+            let project = r.project.as_deref().map(|p| names.project(p)).transpose()?;
+            let scope = match &project {
+                None => RoleScope::Organization,
+                Some(p) => RoleScope::Project(p),
+            };
+            let new = || NewRole {
+                name: r.name.clone(),
+                description: r.description.clone(),
+                permissions: r.permissions.clone(),
+                metadata: None,
+            };
+            match action {
+                Action::Create => {
+                    insert_role(w, actor, org, scope, new()).await?;
+                }
+                Action::Update => {
+                    let id = role_id(&mut w.tx, org, scope, &r.name, true).await?;
+                    let changes = RoleChanges {
+                        name: Some(r.name.clone()),
+                        description: Some(r.description.clone()),
+                        permissions: Some(r.permissions.clone()),
+                    };
+                    change_role(w, actor, org, scope, &id, &changes).await?;
+                }
+                Action::Delete => {
+                    let id = role_id(&mut w.tx, org, scope, &r.name, true).await?;
+                    let role = scoped_role(&mut w.tx, org, scope, &id).await?;
+                    // deleting a role takes from its holders what it granted: the actor must
+                    // hold all of it, as for an edit
+                    if let Some(role) = role {
+                        actor.ensure_holds_in(scope.project(), &role.permissions)?;
+                    }
+                    remove_role(w, org, scope, &id).await?;
+                }
+            }
+        }
+        (Object::Group { name }, Action::Create) => {
+            insert_group(w, org, name).await?;
+        }
+        (Object::Group { name }, _) => {
+            let id = group_id(&mut w.tx, org, name).await?;
+            remove_group(w, org, &id).await?;
+        }
+        (Object::GroupMember { group, email }, action) => {
+            let gid = group_id(&mut w.tx, org, group).await?;
+            let user = match action {
+                Action::Delete => member_id(&mut w.tx, org, email).await?,
+                _ => names.user(email)?.to_owned(),
+            };
+            match action {
+                Action::Delete => delete_group_member(w, org, &gid, &user).await?,
+                _ => {
+                    insert_group_member(w, actor, org, &gid, &user).await?;
+                }
+            }
+        }
+        (Object::Grant(g), action) => {
+            let project = g.project.as_deref().map(|p| names.project(p)).transpose()?;
+            let scope = match &project {
+                None => RoleScope::Organization,
+                Some(p) => RoleScope::Project(p),
+            };
+            let rid = role_id(&mut w.tx, org, scope, &g.role, false).await?;
+            let (gid, uid);
+            let principal = match (&g.group, &g.user) {
+                (Some(group), _) => {
+                    gid = group_id(&mut w.tx, org, group).await?;
+                    Principal::Group(&gid)
+                }
+                (None, Some(email)) => {
+                    uid = match action {
+                        Action::Delete => member_id(&mut w.tx, org, email).await?,
+                        _ => names.user(email)?.to_owned(),
+                    };
+                    Principal::User(&uid)
+                }
+                (None, None) => return Err(Error::internal("a grant without a principal")),
+            };
+            if action == Action::Delete {
+                delete_assignment(w, principal, project.as_deref(), &rid).await?;
+                return Ok(());
+            }
+            check_expiry(g.expires_at)?;
+            let role = scoped_role(&mut w.tx, org, scope, &rid)
+                .await?
+                .ok_or_else(|| Error::internal("a resolved role vanished"))?;
+            actor.ensure_holds_in(project.as_deref(), &role.permissions)?;
+            if let Some(p) = &project {
+                writable_project(&mut w.tx, org, p).await?;
+                project_access(w, principal, p, g).await?;
+            }
+            upsert_assignment(
+                w,
+                actor,
+                principal,
+                project.as_deref(),
+                &rid,
+                g.expires_at,
+                None,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The built-in permission the single-object routes need for this kind of change (the
+/// organization's or, for project roles and grants, the project routes').
+fn guard(object: &Object) -> &'static str {
+    match object {
+        Object::Role(RoleSpec {
+            project: Some(_), ..
+        })
+        | Object::Grant(GrantSpec {
+            project: Some(_), ..
+        }) => "api.projects.write",
+        Object::Permission(_) | Object::Role(_) => "api.roles.write",
+        Object::Group { .. } | Object::GroupMember { .. } => "api.groups.write",
+        Object::Grant(_) => "api.role_assignments.write",
+    }
+}
+
+/// 403 unless the actor holds `permission` (as the route guard answers).
+fn require(actor: &ActorRef<'_>, permission: &str) -> Result<()> {
+    match actor {
+        ActorRef::Key { grants, .. } if !grants.holds(permission, None, now_unix()) => {
+            Err(Error::missing_permission(permission))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A project grant needs the principal on the project: a user must already be a project
+/// member (400 otherwise; project membership stays with the project routes); a group is given
+/// access with its first grant, as adding a group to a project does.
+async fn project_access(
+    w: &mut WriteTx,
+    principal: Principal<'_>,
+    project: &str,
+    g: &GrantSpec,
+) -> Result<()> {
+    let org = w.org_id.clone();
+    match principal {
+        Principal::User(u) => {
+            if project_user(&mut w.tx, &org, project, u).await?.is_none() {
+                return Err(Error::invalid(
+                    "model",
+                    format!(
+                        "user '{}' is not a member of project '{}'; add them to the project first",
+                        quote(g.user.as_deref().unwrap_or(u)),
+                        quote(g.project.as_deref().unwrap_or(project))
+                    ),
+                ));
+            }
+        }
+        Principal::Group(gid) => {
+            sqlx::query(
+                "INSERT INTO project_groups (org_id, project_id, group_id, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (project_id, group_id) DO NOTHING",
+            )
+            .bind(org.as_str())
+            .bind(project)
+            .bind(gid)
+            .bind(now_unix())
+            .execute(&mut *w.tx)
+            .await
+            .map_err(db)?;
+        }
+    }
+    Ok(())
+}
+
+/// The id of the member with `email` (for removals: the current model named them).
+async fn member_id(conn: &mut AnyConnection, org: &OrgId, email: &str) -> Result<String> {
+    sqlx::query_scalar(
+        "SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id \
+         WHERE m.org_id = $1 AND u.email_key = $2",
+    )
+    .bind(org.as_str())
+    .bind(fold_case(email))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?
+    .ok_or_else(|| Error::not_found("user", email))
+}
+
+impl Store {
+    /// The organization's access model, in canonical order.
+    pub async fn export_model(&self, org: &OrgId) -> Result<AccessModel> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        read_model(&mut conn, org).await
+    }
+
+    /// Makes the organization match `desired` in one write: plans the changes (removals only
+    /// with `prune`), applies them with one `access_model.applied` audit event, commits. With
+    /// `dry_run` the plan is applied and rolled back: the answer (or the error) is the real
+    /// run's, and nothing changes. An empty plan writes nothing.
+    pub async fn apply_model(
+        &self,
+        actor: &ActorRef<'_>,
+        org: &OrgId,
+        desired: AccessModel,
+        prune: bool,
+        dry_run: bool,
+    ) -> Result<AppliedModel> {
+        let desired = desired.normalized();
+        let problems = desired.problems();
+        if !problems.is_empty() {
+            return Err(Error::invalid("model", problems.join("; ")));
+        }
+        let mut w = self.begin_write(org).await?;
+        let current = read_model(&mut w.tx, org).await?;
+        let names = resolve(&mut w.tx, org, &desired).await?;
+        let changes = plan(&current, &desired, prune);
+        for change in &changes {
+            apply_change(&mut w, actor, &names, &current, change)
+                .await
+                .map_err(|e| in_change(e, change))?;
+        }
+        if dry_run || changes.is_empty() {
+            w.settle().await?;
+            return Ok(AppliedModel {
+                changes,
+                revision: None,
+            });
+        }
+        w.audit(
+            actor,
+            AuditEvent {
+                event_type: "access_model.applied",
+                resource_id: org.as_str().to_owned(),
+                project_id: None,
+                payload: json!({
+                    "id": org.as_str(),
+                    "prune": prune,
+                    "changes": changes,
+                }),
+            },
+        )
+        .await?;
+        let revision = w.commit().await?;
+        Ok(AppliedModel {
+            changes,
+            revision: Some(revision),
+        })
+    }
+}
+
+/// Prefixes an error's message with the change it stopped at.
+fn in_change(mut e: Error, change: &Change) -> Error {
+    let action = match change.action {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Delete => "delete",
+    };
+    let what = match &change.object {
+        Object::Permission(p) => format!("permission '{}'", quote(&p.name)),
+        Object::Role(r) => format!("role '{}'", quote(&r.name)),
+        Object::Group { name } => format!("group '{}'", quote(name)),
+        Object::GroupMember { group, email } => {
+            format!("member '{}' of group '{}'", quote(email), quote(group))
+        }
+        Object::Grant(g) => format!(
+            "grant of role '{}' to {}",
+            quote(&g.role),
+            g.group
+                .as_deref()
+                .map(|x| format!("group '{}'", quote(x)))
+                .or_else(|| g.user.as_deref().map(|x| format!("user '{}'", quote(x))))
+                .unwrap_or_default()
+        ),
+    };
+    e.message = format!("{action} {what}: {}", e.message);
+    e
+}
