@@ -10,11 +10,14 @@
 //! each group a member joins). A dry run executes the plan too and rolls it back, so that it
 //! fails exactly where the real run would.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use orgiam_authz::Holder;
 
 use orgiam_core::access_model::{
     AccessModel, Action, Change, GrantSpec, GroupSpec, Object, PermissionSpec, RoleSpec, plan,
 };
+use orgiam_core::catalog::{ResourceType, SystemRole};
 use orgiam_core::ids::OrgId;
 use orgiam_core::validate::{fold_case, quote};
 use orgiam_core::{Error, Result, now_unix};
@@ -491,6 +494,68 @@ fn require(actor: &ActorRef<'_>, permission: &str) -> Result<()> {
     }
 }
 
+/// What the actor holds during the write: what it held when the request began, and the
+/// permissions the plan creates that its system roles will hold once they exist (an owner
+/// may put a permission it creates into a role it creates in the same plan, as it could in
+/// two requests).
+struct WithCreated<'a> {
+    held: &'a dyn Holder,
+    created: BTreeSet<String>,
+}
+
+impl Holder for WithCreated<'_> {
+    fn holds(&self, permission: &str, project: Option<&str>, now: i64) -> bool {
+        self.created.contains(permission) || self.held.holds(permission, project, now)
+    }
+}
+
+/// The permissions `changes` create that the actor will hold through its organization-level
+/// system roles (direct or through a group), by the catalog's rule for system roles.
+async fn created_held(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    actor: &ActorRef<'_>,
+    changes: &[Change],
+) -> Result<BTreeSet<String>> {
+    let ActorRef::Key { actor, .. } = actor else {
+        return Ok(BTreeSet::new());
+    };
+    let created: Vec<&PermissionSpec> = changes
+        .iter()
+        .filter_map(|c| match (&c.object, c.action) {
+            (Object::Permission(p), Action::Create) => Some(p),
+            _ => None,
+        })
+        .collect();
+    if created.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let held: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT ra.role_id FROM role_assignments ra WHERE ra.org_id = $1 \
+         AND ra.project_id IS NULL AND (ra.expires_at IS NULL OR ra.expires_at > $2) \
+         AND ra.principal_id IN (SELECT $3 UNION ALL \
+         SELECT gm.group_id FROM group_members gm WHERE gm.org_id = $1 AND gm.user_id = $3)",
+    )
+    .bind(org.as_str())
+    .bind(now_unix())
+    .bind(actor.user_id.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let system: Vec<SystemRole> = SystemRole::ALL
+        .into_iter()
+        .filter(|r| held.iter().any(|h| h == r.id_str()))
+        .collect();
+    Ok(created
+        .into_iter()
+        .filter(|p| {
+            let rt = ResourceType::parse(&p.resource_type).unwrap_or(ResourceType::Organization);
+            system.iter().any(|r| r.holds_permission(&p.name, rt))
+        })
+        .map(|p| p.name.clone())
+        .collect())
+}
+
 /// A project grant needs the principal on the project: a user must already be a project
 /// member (400 otherwise; project membership stays with the project routes); a group is given
 /// access with its first grant, as adding a group to a project does.
@@ -573,6 +638,22 @@ impl Store {
         let current = read_model(&mut w.tx, org).await?;
         let names = resolve(&mut w.tx, org, &desired).await?;
         let changes = plan(&current, &desired, prune);
+        let created = created_held(&mut w.tx, org, actor, &changes).await?;
+        let with_created;
+        let actor = match actor {
+            ActorRef::Key { actor, grants } if !created.is_empty() => {
+                with_created = WithCreated {
+                    held: *grants,
+                    created,
+                };
+                ActorRef::Key {
+                    actor,
+                    grants: &with_created,
+                }
+            }
+            other => *other,
+        };
+        let actor = &actor;
         for change in &changes {
             apply_change(&mut w, actor, &names, &current, change)
                 .await

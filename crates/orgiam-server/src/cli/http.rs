@@ -46,11 +46,15 @@ impl Client {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Outcome<Value> {
-        let res = req
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .map_err(|e| Failure::new(format!("cannot reach {}: {e}", self.base)))?;
+        let res = req.bearer_auth(&self.key).send().await.map_err(|e| {
+            let mut m = format!("cannot reach {}: {e}", self.base);
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                m.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            Failure::new(m)
+        })?;
         let status = res.status();
         let text = res
             .text()

@@ -54,7 +54,8 @@ pub enum AdminKeysCommand {
     /// Delete an admin key.
     Delete {
         /// The key's id.
-        key: String,
+        #[arg(value_name = "KEY_ID")]
+        key_id: String,
     },
 }
 
@@ -81,7 +82,8 @@ pub enum UserKeysCommand {
         /// Email or user id.
         user: String,
         /// The key's id.
-        key: String,
+        #[arg(value_name = "KEY_ID")]
+        key_id: String,
     },
 }
 
@@ -184,10 +186,10 @@ pub(super) async fn keys(ctx: &Ctx, c: KeysCommand) -> Outcome<()> {
                     .await?;
                 output::object(ctx.format, &r)
             }
-            AdminKeysCommand::Delete { key } => {
+            AdminKeysCommand::Delete { key_id } => {
                 let r = ctx
                     .client
-                    .delete(&format!("{ADMIN}/{}", segment(&key)))
+                    .delete(&format!("{ADMIN}/{}", segment(&key_id)))
                     .await?;
                 output::object(ctx.format, &r)
             }
@@ -213,11 +215,11 @@ pub(super) async fn keys(ctx: &Ctx, c: KeysCommand) -> Outcome<()> {
                         .await?;
                     output::object(ctx.format, &r)
                 }
-                UserKeysCommand::Delete { user, key } => {
+                UserKeysCommand::Delete { user, key_id } => {
                     let id = ctx.user(&user).await?;
                     let r = ctx
                         .client
-                        .delete(&format!("{}/{}", path(&id), segment(&key)))
+                        .delete(&format!("{}/{}", path(&id), segment(&key_id)))
                         .await?;
                     output::object(ctx.format, &r)
                 }
