@@ -619,6 +619,8 @@ backend_tests!(profiles, |s: TestServer| async move {
         .await
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
+    // (uses the whole server, so that the test's future owns it to the end)
+    s.stop().await;
 });
 
 backend_tests!(check_and_who_can, |s: TestServer| async move {
