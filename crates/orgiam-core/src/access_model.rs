@@ -162,6 +162,9 @@ impl AccessModel {
     /// grants that name no principal or two. Each message names the item.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if serde_json::to_string(self).is_ok_and(|s| s.contains("\\u0000")) {
+            out.push("text in the model may not contain NUL characters".to_owned());
+        }
         let mut seen = std::collections::BTreeSet::new();
         for p in &self.permissions {
             if !seen.insert(p.name.clone()) {
@@ -244,7 +247,7 @@ pub struct Change {
 /// The changes that make `current` into `desired`, in the order they can be applied:
 /// permissions, roles, groups, members, grants are created and updated first; with `prune`,
 /// what `desired` does not name is then removed in the reverse order (grants, members, groups,
-/// roles, permissions). Names compare case-insensitively (as the server compares them); an
+/// roles, permissions; a group removed takes its members with it). Names compare case-insensitively (as the server compares them); an
 /// empty plan means the organization already matches.
 pub fn plan(current: &AccessModel, desired: &AccessModel, prune: bool) -> Vec<Change> {
     let mut ups = Vec::new();
@@ -440,11 +443,20 @@ mod tests {
     fn removals_only_with_prune() {
         let m = model().normalized();
         assert!(plan(&m, &AccessModel::default(), false).is_empty());
+        // a group removed takes its members with it: no member change of its own
         let p = plan(&m, &AccessModel::default(), true);
-        assert_eq!(p.len(), 5);
+        assert_eq!(p.len(), 4, "{p:?}");
         assert!(p.iter().all(|c| c.action == Action::Delete));
         assert!(matches!(p[0].object, Object::Grant(_)));
-        assert!(matches!(p[4].object, Object::Permission(_)));
+        assert!(matches!(p[1].object, Object::Group { .. }));
+        assert!(matches!(p[3].object, Object::Permission(_)));
+    }
+
+    #[test]
+    fn problems_name_nul_characters() {
+        let mut m = model();
+        m.groups[0].members.push("a\0b@x.io".into());
+        assert_eq!(m.problems().len(), 1);
     }
 
     #[test]

@@ -1085,3 +1085,31 @@ backend_tests!(
         assert!(stderr(&o).contains("HTTP 403"));
     }
 );
+
+backend_tests!(model_routes_refuse_bad_input, |s: TestServer| async move {
+    let before = events(&s).await;
+    for model in [
+        json!(5),
+        json!({"roles": [{"name": "X", "permisions": []}]}),
+        json!({"groups": [{"name": "nul\u{0}group"}]}),
+        json!({"groups": [{"name": ""}]}),
+        json!({"grants": [{"role": "member", "user": "owner@example.com", "group": "G"}]}),
+        json!({"grants": [{"role": "no such role", "user": "owner@example.com"}]}),
+        json!({"grants": [{"role": "reader", "user": "owner@example.com", "expires_at": 1}]}),
+        json!({"roles": [{"name": "R", "project": "no such project", "permissions": []}]}),
+        json!({"permissions": [{"name": "api.mine"}]}),
+        json!({"permissions": [{"name": "ok.name", "resource_type": "api.nothing"}]}),
+    ] {
+        let a = s
+            .post("/v1/organization/model/apply", json!({ "model": model }))
+            .await;
+        assert_eq!(a.status, 400, "{model}: {}", a.body);
+        assert!(a.error("message").as_str().unwrap().len() > 10);
+    }
+    assert_eq!(events(&s).await, before, "nothing written");
+    // the export is the same empty model it was
+    let m = s.get("/v1/organization/model").await.expect(200);
+    assert_eq!(m["object"], "organization.access_model");
+    assert_eq!(m["roles"], json!([]));
+    assert_eq!(m["grants"], json!([]));
+});
