@@ -425,6 +425,24 @@ pub(crate) async fn insert_role(
         .ok_or_else(|| Error::internal("created role vanished"))
 }
 
+/// The custom role `id` of `scope`, for a change: 404 if `org` cannot see it there, 403 for a
+/// system role, 409 in an archived project.
+async fn writable_role(
+    w: &mut WriteTx,
+    org: &OrgId,
+    scope: RoleScope<'_>,
+    id: &str,
+) -> Result<Role> {
+    scope.check(&mut w.tx, org, true).await?;
+    let role = scoped_role(&mut w.tx, org, scope, id)
+        .await?
+        .ok_or_else(|| Error::not_found("role", id))?;
+    if role.is_system() {
+        return Err(system_role_read_only(id));
+    }
+    Ok(role)
+}
+
 /// Changes a custom role of `scope` inside the open write `w`; system roles are read-only
 /// (403). Returns the role before and after.
 pub(crate) async fn change_role(
@@ -440,13 +458,7 @@ pub(crate) async fn change_role(
         Some(d) => Some(validate::description("description", d.as_deref())?),
         None => None,
     };
-    scope.check(&mut w.tx, org, true).await?;
-    let before = scoped_role(&mut w.tx, org, scope, id)
-        .await?
-        .ok_or_else(|| Error::not_found("role", id))?;
-    if before.is_system() {
-        return Err(system_role_read_only(id));
-    }
+    let before = writable_role(w, org, scope, id).await?;
     let now = now_unix();
     if let Some(name) = &name {
         let r = sqlx::query("UPDATE roles SET name = $1, name_key = $2 WHERE id = $3")
@@ -510,13 +522,7 @@ pub(crate) async fn remove_role(
     scope: RoleScope<'_>,
     id: &str,
 ) -> Result<(Role, i64)> {
-    scope.check(&mut w.tx, org, true).await?;
-    let before = scoped_role(&mut w.tx, org, scope, id)
-        .await?
-        .ok_or_else(|| Error::not_found("role", id))?;
-    if before.is_system() {
-        return Err(system_role_read_only(id));
-    }
+    let before = writable_role(w, org, scope, id).await?;
     let assignments: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM role_assignments WHERE role_id = $1")
             .bind(id)
