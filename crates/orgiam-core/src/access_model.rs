@@ -303,13 +303,14 @@ pub fn plan(current: &AccessModel, desired: &AccessModel, prune: bool) -> Vec<Ch
     let mut member_downs = Vec::new();
     for (k, g) in &want {
         let before = have.get(k).map(|h| members(h)).unwrap_or_default();
-        if !have.contains_key(k) {
-            ups.push(change(
-                Action::Create,
-                Object::Group {
-                    name: g.name.clone(),
-                },
-            ));
+        let group = || Object::Group {
+            name: g.name.clone(),
+        };
+        match have.get(k) {
+            None => ups.push(change(Action::Create, group())),
+            // the same group (names compare case-insensitively) spelled otherwise: renamed
+            Some(h) if h.name != g.name => ups.push(change(Action::Update, group())),
+            Some(_) => {}
         }
         let after = members(g);
         for email in after.difference(&before) {
@@ -450,6 +451,18 @@ mod tests {
         assert!(matches!(p[0].object, Object::Grant(_)));
         assert!(matches!(p[1].object, Object::Group { .. }));
         assert!(matches!(p[3].object, Object::Permission(_)));
+    }
+
+    #[test]
+    fn a_group_spelled_otherwise_is_renamed() {
+        let m = model().normalized();
+        let mut renamed = m.clone();
+        renamed.groups[0].name = "ENG".into();
+        renamed.grants[0].group = Some("eng".into());
+        let p = plan(&m, &renamed, true);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].action, Action::Update);
+        assert_eq!(p[0].object, Object::Group { name: "ENG".into() });
     }
 
     #[test]

@@ -965,6 +965,19 @@ backend_tests!(
             Some(1)
         );
 
+        // a group spelled otherwise is the same group, renamed
+        std::fs::write(&file, smaller.replace("- name: Writers", "- name: WRITERS")).unwrap();
+        let plan = json_out(&s, h, &["apply", "-f", &f]).await;
+        assert_eq!(
+            plan["changes"],
+            json!([{"action": "update", "kind": "group", "name": "WRITERS"}])
+        );
+        let m: Value = serde_yaml_ng::from_str(&ok(&s, h, &["export-model"]).await).unwrap();
+        assert_eq!(m["groups"][0]["name"], "WRITERS");
+        assert_eq!(m["groups"][0]["members"], json!(["ann@example.com"]));
+        std::fs::write(&file, &smaller).unwrap();
+        ok(&s, h, &["apply", "-f", &f]).await;
+
         // people who are not members: the plan fails listing them, and applies nothing
         let ghosts = format!(
         "{smaller}  - role: Editor\n    user: ghost@example.com\n  - role: Editor\n    user: zed@example.com\n"

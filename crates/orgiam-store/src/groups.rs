@@ -250,6 +250,40 @@ pub(crate) async fn insert_group(w: &mut WriteTx, org: &OrgId, name: &str) -> Re
     })
 }
 
+/// Renames a group inside the open write `w`; 409 if another group has the name. Returns it
+/// before and after.
+pub(crate) async fn change_group_name(
+    w: &mut WriteTx,
+    org: &OrgId,
+    id: &str,
+    name: &str,
+) -> Result<(Group, Group)> {
+    let name = validate::name("name", name)?;
+    let before = existing_group(&mut w.tx, org, id).await?;
+    let now = now_unix();
+    let updated = sqlx::query(
+        "UPDATE org_groups SET name = $1, name_key = $2, updated_at = $3 \
+         WHERE org_id = $4 AND id = $5",
+    )
+    .bind(name.as_str())
+    .bind(validate::fold_case(&name))
+    .bind(now)
+    .bind(org.as_str())
+    .bind(id)
+    .execute(&mut *w.tx)
+    .await;
+    match updated {
+        Err(e) if is_unique_violation(&e) => return Err(name_taken(&name)),
+        other => other.map_err(db)?,
+    };
+    let after = Group {
+        name,
+        updated_at: now,
+        ..before.clone()
+    };
+    Ok((before, after))
+}
+
 /// Deletes a group with its memberships, its project access and every role assignment made
 /// to it inside the open write `w`; returns it with the count of what went with it, by table.
 pub(crate) async fn remove_group(
@@ -395,30 +429,8 @@ impl Store {
         id: &str,
         name: &str,
     ) -> Result<(Group, i64)> {
-        let name = validate::name("name", name)?;
         let mut w = self.begin_write(org).await?;
-        let before = existing_group(&mut w.tx, org, id).await?;
-        let now = now_unix();
-        let updated = sqlx::query(
-            "UPDATE org_groups SET name = $1, name_key = $2, updated_at = $3 \
-             WHERE org_id = $4 AND id = $5",
-        )
-        .bind(name.as_str())
-        .bind(validate::fold_case(&name))
-        .bind(now)
-        .bind(org.as_str())
-        .bind(id)
-        .execute(&mut *w.tx)
-        .await;
-        match updated {
-            Err(e) if is_unique_violation(&e) => return Err(name_taken(&name)),
-            other => other.map_err(db)?,
-        };
-        let after = Group {
-            name,
-            updated_at: now,
-            ..before.clone()
-        };
+        let (before, after) = change_group_name(&mut w, org, id, name).await?;
         w.audit(
             actor,
             AuditEvent {

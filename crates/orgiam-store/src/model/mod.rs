@@ -30,7 +30,9 @@ use sqlx::AnyConnection;
 
 use crate::assignments::{Principal, check_expiry, delete_assignment, upsert_assignment};
 use crate::db::{Store, db};
-use crate::groups::{delete_group_member, insert_group, insert_group_member, remove_group};
+use crate::groups::{
+    change_group_name, delete_group_member, insert_group, insert_group_member, remove_group,
+};
 use crate::permissions::{insert_permission, remove_permission};
 use crate::projects::{project_user, writable_project};
 use crate::roles::{
@@ -134,7 +136,11 @@ async fn apply_change(
         (Object::Group { name }, Action::Create) => {
             insert_group(w, org, name).await?;
         }
-        (Object::Group { name }, _) => {
+        (Object::Group { name }, Action::Update) => {
+            let id = group_id(&mut w.tx, org, name).await?;
+            change_group_name(w, org, &id, name).await?;
+        }
+        (Object::Group { name }, Action::Delete) => {
             let id = group_id(&mut w.tx, org, name).await?;
             remove_group(w, org, &id).await?;
         }
