@@ -1,6 +1,7 @@
 //! orgiam's domain: identifiers, the built-in permission catalog and system roles, validation,
 //! key secrets, pagination and the one error type. No HTTP, no SQL.
 
+pub mod access_model;
 pub mod catalog;
 pub mod error;
 pub mod events;

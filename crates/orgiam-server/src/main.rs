@@ -1,4 +1,7 @@
-//! The `orgiam` command: `serve` runs the server, `migrate` applies migrations and exits.
+//! The `orgiam` command: `serve` runs the server, `migrate` applies migrations and exits; the
+//! client subcommands (`roles`, `users`, `check`, `apply`, …; see `cli/`) speak the HTTP API.
+
+mod cli;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -17,6 +20,9 @@ struct Cli {
     /// Log format on stderr.
     #[arg(long, env = "ORGIAM_LOG_FORMAT", default_value = "text", global = true)]
     log_format: LogFormat,
+    /// Connection and output of the client subcommands.
+    #[command(flatten)]
+    client: cli::Global,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -91,6 +97,13 @@ enum Command {
         #[command(subcommand)]
         command: DevCommand,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    #[command(flatten)]
+    Client(cli::ClientCommand),
     /// Apply the database migrations and exit.
     Migrate {
         /// Database URL.
@@ -143,8 +156,18 @@ fn init_logs(format: LogFormat) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let command = match cli.command {
+        Command::Client(c) => return cli::run(cli.client, c).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "orgiam", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        other => other,
+    };
     init_logs(cli.log_format);
-    let result = match cli.command {
+    let result = match command {
         Command::Serve {
             listen,
             database,
@@ -198,6 +221,7 @@ async fn main() -> ExitCode {
                 Err(e) => Err(e),
             }
         }
+        Command::Client(_) | Command::Completions { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -401,3 +401,25 @@ backend_tests!(
         s.stop().await;
     }
 );
+
+backend_tests!(
+    a_person_holds_the_same_role_in_two_organizations,
+    |s: TestServer| async move {
+        let ann = provision(&s, "ann@example.com", "member").await;
+        let (_org_b, _owner_b, key_b) = s.new_org("B", "boss@b.example").await;
+        let u = s
+            .call(
+                "POST",
+                "/v1/organization/users",
+                Some(&key_b),
+                Some(json!({"email": "ann@example.com", "role": "member"})),
+            )
+            .await
+            .expect(200);
+        assert_eq!(u["id"], ann.as_str());
+        assert_eq!(u["role"], "member");
+        s.get(&format!("/v1/organization/users/{ann}"))
+            .await
+            .expect(200);
+    }
+);

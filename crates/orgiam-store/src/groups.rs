@@ -26,7 +26,7 @@ use crate::db::{Store, db, is_unique_violation};
 use crate::members::member;
 use crate::roles::org_role;
 use crate::sql::keyset;
-use crate::write::{ActorRef, AuditEvent};
+use crate::write::{ActorRef, AuditEvent, WriteTx};
 
 /// A group of users in one organization.
 #[derive(Debug, Clone)]
@@ -222,6 +222,152 @@ pub struct GroupMemberAdded {
     pub revision: i64,
 }
 
+/// Creates a group inside the open write `w`; 409 if the name is taken.
+pub(crate) async fn insert_group(w: &mut WriteTx, org: &OrgId, name: &str) -> Result<Group> {
+    let name = validate::name("name", name)?;
+    let id = GroupId::generate();
+    let now = now_unix();
+    let inserted = sqlx::query(
+        "INSERT INTO org_groups (id, org_id, name, name_key, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(id.as_str())
+    .bind(org.as_str())
+    .bind(name.as_str())
+    .bind(validate::fold_case(&name))
+    .bind(now)
+    .execute(&mut *w.tx)
+    .await;
+    match inserted {
+        Err(e) if is_unique_violation(&e) => return Err(name_taken(&name)),
+        other => other.map_err(db)?,
+    };
+    Ok(Group {
+        id,
+        name,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// Renames a group inside the open write `w`; 409 if another group has the name. Returns it
+/// before and after.
+pub(crate) async fn change_group_name(
+    w: &mut WriteTx,
+    org: &OrgId,
+    id: &str,
+    name: &str,
+) -> Result<(Group, Group)> {
+    let name = validate::name("name", name)?;
+    let before = existing_group(&mut w.tx, org, id).await?;
+    let now = now_unix();
+    let updated = sqlx::query(
+        "UPDATE org_groups SET name = $1, name_key = $2, updated_at = $3 \
+         WHERE org_id = $4 AND id = $5",
+    )
+    .bind(name.as_str())
+    .bind(validate::fold_case(&name))
+    .bind(now)
+    .bind(org.as_str())
+    .bind(id)
+    .execute(&mut *w.tx)
+    .await;
+    match updated {
+        Err(e) if is_unique_violation(&e) => return Err(name_taken(&name)),
+        other => other.map_err(db)?,
+    };
+    let after = Group {
+        name,
+        updated_at: now,
+        ..before.clone()
+    };
+    Ok((before, after))
+}
+
+/// Deletes a group with its memberships, its project access and every role assignment made
+/// to it inside the open write `w`; returns it with the count of what went with it, by table.
+pub(crate) async fn remove_group(
+    w: &mut WriteTx,
+    org: &OrgId,
+    id: &str,
+) -> Result<(Group, serde_json::Map<String, serde_json::Value>)> {
+    let before = existing_group(&mut w.tx, org, id).await?;
+    let mut removed = serde_json::Map::new();
+    for table in ["group_members", "project_groups", "role_assignments"] {
+        let n: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM {table} WHERE org_id = $1 AND group_id = $2"
+        ))
+        .bind(org.as_str())
+        .bind(id)
+        .fetch_one(&mut *w.tx)
+        .await
+        .map_err(db)?;
+        removed.insert(table.to_owned(), json!(n));
+    }
+    // explicit deletes, children first, rather than relying on cascades alone
+    for table in ["role_assignments", "project_groups", "group_members"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE org_id = $1 AND group_id = $2"
+        ))
+        .bind(org.as_str())
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await
+        .map_err(db)?;
+    }
+    sqlx::query("DELETE FROM org_groups WHERE org_id = $1 AND id = $2")
+        .bind(org.as_str())
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await
+        .map_err(db)?;
+    Ok((before, removed))
+}
+
+/// Adds `user_id` (a member of the organization) to the group inside the open write `w`;
+/// the actor must hold every permission the group's roles carry. Returns whether it was added
+/// (false: already in the group).
+pub(crate) async fn insert_group_member(
+    w: &mut WriteTx,
+    actor: &ActorRef<'_>,
+    org: &OrgId,
+    group_id: &str,
+    user_id: &str,
+) -> Result<bool> {
+    let by_scope = group_permissions(&mut w.tx, org, group_id).await?;
+    ensure_holds_all(actor, group_id, &by_scope)?;
+    let inserted = sqlx::query(
+        "INSERT INTO group_members (org_id, group_id, user_id, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (group_id, user_id) DO NOTHING",
+    )
+    .bind(org.as_str())
+    .bind(group_id)
+    .bind(user_id)
+    .bind(now_unix())
+    .execute(&mut *w.tx)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    Ok(inserted > 0)
+}
+
+/// Removes `user_id` from the group inside the open write `w`.
+pub(crate) async fn delete_group_member(
+    w: &mut WriteTx,
+    org: &OrgId,
+    group_id: &str,
+    user_id: &str,
+) -> Result<()> {
+    sqlx::query("DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND user_id = $3")
+        .bind(org.as_str())
+        .bind(group_id)
+        .bind(user_id)
+        .execute(&mut *w.tx)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
 impl Store {
     /// The organization's groups, by id.
     pub async fn list_groups(&self, org: &OrgId, page: &PageRequest) -> Result<Page<Group>> {
@@ -255,31 +401,8 @@ impl Store {
         org: &OrgId,
         name: &str,
     ) -> Result<(Group, i64)> {
-        let name = validate::name("name", name)?;
         let mut w = self.begin_write(org).await?;
-        let id = GroupId::generate();
-        let now = now_unix();
-        let inserted = sqlx::query(
-            "INSERT INTO org_groups (id, org_id, name, name_key, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(id.as_str())
-        .bind(org.as_str())
-        .bind(name.as_str())
-        .bind(validate::fold_case(&name))
-        .bind(now)
-        .execute(&mut *w.tx)
-        .await;
-        match inserted {
-            Err(e) if is_unique_violation(&e) => return Err(name_taken(&name)),
-            other => other.map_err(db)?,
-        };
-        let g = Group {
-            id,
-            name,
-            created_at: now,
-            updated_at: now,
-        };
+        let g = insert_group(&mut w, org, name).await?;
         w.audit(
             actor,
             AuditEvent {
@@ -306,30 +429,8 @@ impl Store {
         id: &str,
         name: &str,
     ) -> Result<(Group, i64)> {
-        let name = validate::name("name", name)?;
         let mut w = self.begin_write(org).await?;
-        let before = existing_group(&mut w.tx, org, id).await?;
-        let now = now_unix();
-        let updated = sqlx::query(
-            "UPDATE org_groups SET name = $1, name_key = $2, updated_at = $3 \
-             WHERE org_id = $4 AND id = $5",
-        )
-        .bind(name.as_str())
-        .bind(validate::fold_case(&name))
-        .bind(now)
-        .bind(org.as_str())
-        .bind(id)
-        .execute(&mut *w.tx)
-        .await;
-        match updated {
-            Err(e) if is_unique_violation(&e) => return Err(name_taken(&name)),
-            other => other.map_err(db)?,
-        };
-        let after = Group {
-            name,
-            updated_at: now,
-            ..before.clone()
-        };
+        let (before, after) = change_group_name(&mut w, org, id, name).await?;
         w.audit(
             actor,
             AuditEvent {
@@ -353,36 +454,7 @@ impl Store {
     /// made to it; the `group.deleted` event counts what went with it.
     pub async fn delete_group(&self, actor: &ActorRef<'_>, org: &OrgId, id: &str) -> Result<i64> {
         let mut w = self.begin_write(org).await?;
-        let before = existing_group(&mut w.tx, org, id).await?;
-        let mut removed = serde_json::Map::new();
-        for table in ["group_members", "project_groups", "role_assignments"] {
-            let n: i64 = sqlx::query_scalar(&format!(
-                "SELECT COUNT(*) FROM {table} WHERE org_id = $1 AND group_id = $2"
-            ))
-            .bind(org.as_str())
-            .bind(id)
-            .fetch_one(&mut *w.tx)
-            .await
-            .map_err(db)?;
-            removed.insert(table.to_owned(), json!(n));
-        }
-        // explicit deletes, children first, rather than relying on cascades alone
-        for table in ["role_assignments", "project_groups", "group_members"] {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE org_id = $1 AND group_id = $2"
-            ))
-            .bind(org.as_str())
-            .bind(id)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(db)?;
-        }
-        sqlx::query("DELETE FROM org_groups WHERE org_id = $1 AND id = $2")
-            .bind(org.as_str())
-            .bind(id)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(db)?;
+        let (before, removed) = remove_group(&mut w, org, id).await?;
         w.audit(
             actor,
             AuditEvent {
@@ -455,24 +527,11 @@ impl Store {
         let m = member(&mut w.tx, org, user_id)
             .await?
             .ok_or_else(|| Error::not_found("user", user_id))?;
-        let by_scope = group_permissions(&mut w.tx, org, group_id).await?;
-        ensure_holds_all(actor, group_id, &by_scope)?;
-        let inserted = sqlx::query(
-            "INSERT INTO group_members (org_id, group_id, user_id, created_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (group_id, user_id) DO NOTHING",
-        )
-        .bind(org.as_str())
-        .bind(group_id)
-        .bind(user_id)
-        .bind(now_unix())
-        .execute(&mut *w.tx)
-        .await
-        .map_err(db)?
-        .rows_affected();
+        let inserted = insert_group_member(&mut w, actor, org, group_id, user_id).await?;
         let gm = group_member(&mut w.tx, org, group_id, user_id)
             .await?
             .ok_or_else(|| Error::internal("group member vanished"))?;
-        if inserted == 0 {
+        if !inserted {
             // already a member: nothing changed, so nothing is recorded; answered once the
             // membership it saw is durable (on SQLite it may be a batch-mate's, uncommitted)
             w.settle().await?;
@@ -518,15 +577,7 @@ impl Store {
         let gm = group_member(&mut w.tx, org, group_id, user_id)
             .await?
             .ok_or_else(|| not_in_group(group_id, user_id))?;
-        sqlx::query(
-            "DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND user_id = $3",
-        )
-        .bind(org.as_str())
-        .bind(group_id)
-        .bind(user_id)
-        .execute(&mut *w.tx)
-        .await
-        .map_err(db)?;
+        delete_group_member(&mut w, org, group_id, user_id).await?;
         w.audit(
             actor,
             AuditEvent {

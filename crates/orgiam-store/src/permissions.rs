@@ -11,7 +11,7 @@ use sqlx::Row as _;
 
 use crate::db::{Store, db, is_unique_violation};
 use crate::sql::keyset;
-use crate::write::{ActorRef, AuditEvent};
+use crate::write::{ActorRef, AuditEvent, WriteTx};
 
 /// One permission of the catalog.
 #[derive(Debug, Clone)]
@@ -51,6 +51,130 @@ fn permission_json(p: &Permission) -> serde_json::Value {
     json!({ "id": p.id, "name": p.name, "description": p.description, "resource_type": p.resource_type })
 }
 
+/// Registers one of the organization's own permissions inside the open write `w`.
+pub(crate) async fn insert_permission(
+    w: &mut WriteTx,
+    org: &OrgId,
+    name: &str,
+    description: Option<&str>,
+    resource_type: Option<&str>,
+) -> Result<Permission> {
+    validate::permission_name("name", name)?;
+    if name.starts_with("api.") {
+        return Err(Error::invalid(
+            "name",
+            format!(
+                "'{}': names starting with 'api.' are reserved for orgiam's own permissions",
+                quote(name)
+            ),
+        ));
+    }
+    if RESERVED.contains(&name) {
+        return Err(Error::invalid("name", format!("'{name}' is reserved")));
+    }
+    let description = validate::description("description", description)?;
+    let rt = match resource_type {
+        None => ResourceType::Organization,
+        Some(s) => ResourceType::parse(s).ok_or_else(|| {
+            Error::invalid(
+                "resource_type",
+                format!(
+                    "resource_type must be 'api.organization' or 'api.project', not '{}'",
+                    quote(s)
+                ),
+            )
+        })?,
+    };
+    let id = PermissionId::generate().into_string();
+    let now = now_unix();
+    let r = sqlx::query(
+        "INSERT INTO permissions (id, org_id, name, description, resource_type, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id.as_str())
+    .bind(org.as_str())
+    .bind(name)
+    .bind(description.clone())
+    .bind(rt.as_str())
+    .bind(now)
+    .execute(&mut *w.tx)
+    .await;
+    match r {
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::conflict(
+                "permission_exists",
+                format!("a permission named '{}' already exists", quote(name)),
+            ));
+        }
+        other => other.map_err(db)?,
+    };
+    Ok(Permission {
+        id: id.clone(),
+        name: name.to_owned(),
+        description,
+        resource_type: rt.as_str().to_owned(),
+        builtin: false,
+        created_at: now,
+    })
+}
+
+/// Deletes one of the organization's own permissions inside the open write `w`: 409 while a
+/// role holds it; returns it.
+pub(crate) async fn remove_permission(
+    w: &mut WriteTx,
+    org: &OrgId,
+    name: &str,
+) -> Result<Permission> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM permissions WHERE name = $1 AND (org_id IS NULL OR org_id = $2)"
+    );
+    let row = sqlx::query(&sql)
+        .bind(name)
+        .bind(org.as_str())
+        .fetch_optional(&mut *w.tx)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| Error::not_found("permission", name))?;
+    let p = from_row(&row)?;
+    if p.builtin {
+        return Err(Error::forbidden(
+            "builtin_permission",
+            format!(
+                "'{}' is a built-in permission and cannot be deleted",
+                quote(name)
+            ),
+        ));
+    }
+    let holders: Vec<String> = sqlx::query_scalar(
+        "SELECT r.name FROM role_permissions rp JOIN roles r ON r.id = rp.role_id \
+         WHERE rp.permission_id = $1 ORDER BY r.name LIMIT 5",
+    )
+    .bind(p.id.as_str())
+    .fetch_all(&mut *w.tx)
+    .await
+    .map_err(db)?;
+    if !holders.is_empty() {
+        return Err(Error::conflict(
+            "permission_in_use",
+            format!(
+                "permission '{}' is held by roles ({}); remove it from them first",
+                quote(name),
+                holders
+                    .iter()
+                    .map(|h| format!("'{}'", quote(h)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    sqlx::query("DELETE FROM permissions WHERE id = $1")
+        .bind(p.id.as_str())
+        .execute(&mut *w.tx)
+        .await
+        .map_err(db)?;
+    Ok(p)
+}
+
 impl Store {
     /// The catalog `org` sees, by name.
     pub async fn list_permissions(
@@ -81,64 +205,9 @@ impl Store {
         description: Option<&str>,
         resource_type: Option<&str>,
     ) -> Result<(Permission, i64)> {
-        validate::permission_name("name", name)?;
-        if name.starts_with("api.") {
-            return Err(Error::invalid(
-                "name",
-                format!(
-                    "'{}': names starting with 'api.' are reserved for orgiam's own permissions",
-                    quote(name)
-                ),
-            ));
-        }
-        if RESERVED.contains(&name) {
-            return Err(Error::invalid("name", format!("'{name}' is reserved")));
-        }
-        let description = validate::description("description", description)?;
-        let rt = match resource_type {
-            None => ResourceType::Organization,
-            Some(s) => ResourceType::parse(s).ok_or_else(|| {
-                Error::invalid(
-                    "resource_type",
-                    format!(
-                        "resource_type must be 'api.organization' or 'api.project', not '{}'",
-                        quote(s)
-                    ),
-                )
-            })?,
-        };
         let mut w = self.begin_write(org).await?;
-        let id = PermissionId::generate().into_string();
-        let now = now_unix();
-        let r = sqlx::query(
-            "INSERT INTO permissions (id, org_id, name, description, resource_type, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id.as_str())
-        .bind(org.as_str())
-        .bind(name)
-        .bind(description.clone())
-        .bind(rt.as_str())
-        .bind(now)
-        .execute(&mut *w.tx)
-        .await;
-        match r {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(Error::conflict(
-                    "permission_exists",
-                    format!("a permission named '{}' already exists", quote(name)),
-                ));
-            }
-            other => other.map_err(db)?,
-        };
-        let p = Permission {
-            id: id.clone(),
-            name: name.to_owned(),
-            description,
-            resource_type: rt.as_str().to_owned(),
-            builtin: false,
-            created_at: now,
-        };
+        let p = insert_permission(&mut w, org, name, description, resource_type).await?;
+        let id = p.id.clone();
         w.audit(
             actor,
             AuditEvent {
@@ -161,53 +230,7 @@ impl Store {
         name: &str,
     ) -> Result<i64> {
         let mut w = self.begin_write(org).await?;
-        let sql = format!(
-            "SELECT {COLUMNS} FROM permissions WHERE name = $1 AND (org_id IS NULL OR org_id = $2)"
-        );
-        let row = sqlx::query(&sql)
-            .bind(name)
-            .bind(org.as_str())
-            .fetch_optional(&mut *w.tx)
-            .await
-            .map_err(db)?
-            .ok_or_else(|| Error::not_found("permission", name))?;
-        let p = from_row(&row)?;
-        if p.builtin {
-            return Err(Error::forbidden(
-                "builtin_permission",
-                format!(
-                    "'{}' is a built-in permission and cannot be deleted",
-                    quote(name)
-                ),
-            ));
-        }
-        let holders: Vec<String> = sqlx::query_scalar(
-            "SELECT r.name FROM role_permissions rp JOIN roles r ON r.id = rp.role_id \
-             WHERE rp.permission_id = $1 ORDER BY r.name LIMIT 5",
-        )
-        .bind(p.id.as_str())
-        .fetch_all(&mut *w.tx)
-        .await
-        .map_err(db)?;
-        if !holders.is_empty() {
-            return Err(Error::conflict(
-                "permission_in_use",
-                format!(
-                    "permission '{}' is held by roles ({}); remove it from them first",
-                    quote(name),
-                    holders
-                        .iter()
-                        .map(|h| format!("'{}'", quote(h)))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
-        sqlx::query("DELETE FROM permissions WHERE id = $1")
-            .bind(p.id.as_str())
-            .execute(&mut *w.tx)
-            .await
-            .map_err(db)?;
+        let p = remove_permission(&mut w, org, name).await?;
         w.audit(
             actor,
             AuditEvent {

@@ -17,6 +17,7 @@ use sqlx::{AnyConnection, Row as _};
 
 pub use assignments::RoleGrant;
 pub use groups::{GroupSummary, ProjectGroup};
+pub(crate) use members::project_user;
 pub use members::{ProjectUser, ProjectUserRef};
 
 use crate::db::{Store, db};

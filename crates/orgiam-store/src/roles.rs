@@ -18,7 +18,7 @@ use sqlx::{AnyConnection, Row as _};
 use crate::db::{Store, db, is_unique_violation};
 use crate::projects::{existing_project, writable_project};
 use crate::sql::{keyset, order_by, packed_text, placeholders, records, unpack_text};
-use crate::write::{ActorRef, AuditEvent};
+use crate::write::{ActorRef, AuditEvent, WriteTx};
 
 /// Where a role lives: the organization or one of its projects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -370,6 +370,174 @@ fn name_taken(name: &str) -> Error {
     )
 }
 
+/// Creates a custom role in `scope` inside the open write `w` (a project scope: only
+/// `api.project` permissions); the actor must hold every permission it grants.
+pub(crate) async fn insert_role(
+    w: &mut WriteTx,
+    actor: &ActorRef<'_>,
+    org: &OrgId,
+    scope: RoleScope<'_>,
+    new: NewRole,
+) -> Result<Role> {
+    let name = check_custom_name(&new.name)?;
+    let description = validate::description("description", new.description.as_deref())?;
+    let metadata = validate::metadata("metadata", new.metadata.as_ref())?;
+    scope.check(&mut w.tx, org, true).await?;
+    let resource_type = scope.resource_type();
+    let perms = resolve_permissions(&mut w.tx, org, resource_type, &new.permissions).await?;
+    actor.ensure_holds_in(
+        scope.project(),
+        &perms.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>(),
+    )?;
+    let id = RoleId::generate();
+    let now = now_unix();
+    let inserted = sqlx::query(
+        "INSERT INTO roles (id, org_id, project_id, resource_type, name, name_key, description, \
+         metadata, created_at, updated_at, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
+    )
+    .bind(id.as_str())
+    .bind(org.as_str())
+    .bind(scope.project().map(str::to_owned))
+    .bind(resource_type.as_str())
+    .bind(name.as_str())
+    .bind(validate::fold_case(&name))
+    .bind(description.clone())
+    .bind(metadata)
+    .bind(now)
+    .bind(actor.user_id().map(str::to_owned))
+    .execute(&mut *w.tx)
+    .await;
+    match inserted {
+        Err(e) if is_unique_violation(&e) => return Err(name_taken(&name)),
+        other => other.map_err(db)?,
+    };
+    for (pid, _) in &perms {
+        sqlx::query("INSERT INTO role_permissions (role_id, permission_id) VALUES ($1, $2)")
+            .bind(id.as_str())
+            .bind(pid.as_str())
+            .execute(&mut *w.tx)
+            .await
+            .map_err(db)?;
+    }
+    scoped_role(&mut w.tx, org, scope, id.as_str())
+        .await?
+        .ok_or_else(|| Error::internal("created role vanished"))
+}
+
+/// The custom role `id` of `scope`, for a change: 404 if `org` cannot see it there, 403 for a
+/// system role, 409 in an archived project.
+async fn writable_role(
+    w: &mut WriteTx,
+    org: &OrgId,
+    scope: RoleScope<'_>,
+    id: &str,
+) -> Result<Role> {
+    scope.check(&mut w.tx, org, true).await?;
+    let role = scoped_role(&mut w.tx, org, scope, id)
+        .await?
+        .ok_or_else(|| Error::not_found("role", id))?;
+    if role.is_system() {
+        return Err(system_role_read_only(id));
+    }
+    Ok(role)
+}
+
+/// Changes a custom role of `scope` inside the open write `w`; system roles are read-only
+/// (403). Returns the role before and after.
+pub(crate) async fn change_role(
+    w: &mut WriteTx,
+    actor: &ActorRef<'_>,
+    org: &OrgId,
+    scope: RoleScope<'_>,
+    id: &str,
+    changes: &RoleChanges,
+) -> Result<(Role, Role, Option<String>)> {
+    let name = changes.name.as_deref().map(check_custom_name).transpose()?;
+    let description = match &changes.description {
+        Some(d) => Some(validate::description("description", d.as_deref())?),
+        None => None,
+    };
+    let before = writable_role(w, org, scope, id).await?;
+    let now = now_unix();
+    if let Some(name) = &name {
+        let r = sqlx::query("UPDATE roles SET name = $1, name_key = $2 WHERE id = $3")
+            .bind(name.as_str())
+            .bind(validate::fold_case(name))
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await;
+        match r {
+            Err(e) if is_unique_violation(&e) => return Err(name_taken(name)),
+            other => other.map_err(db)?,
+        };
+    }
+    if let Some(d) = description {
+        sqlx::query("UPDATE roles SET description = $1 WHERE id = $2")
+            .bind(d)
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(db)?;
+    }
+    if let Some(names) = &changes.permissions {
+        let perms = resolve_permissions(&mut w.tx, org, before.resource_type, names).await?;
+        let added: Vec<String> = perms
+            .iter()
+            .map(|(_, n)| n.clone())
+            .filter(|n| !before.permissions.contains(n))
+            .collect();
+        actor.ensure_holds_in(scope.project(), &added)?;
+        sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(db)?;
+        for (pid, _) in &perms {
+            sqlx::query("INSERT INTO role_permissions (role_id, permission_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(pid.as_str())
+                .execute(&mut *w.tx)
+                .await
+                .map_err(db)?;
+        }
+    }
+    sqlx::query("UPDATE roles SET updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await
+        .map_err(db)?;
+    let after = scoped_role(&mut w.tx, org, scope, id)
+        .await?
+        .ok_or_else(|| Error::internal("role vanished"))?;
+    Ok((before, after, name))
+}
+
+/// Deletes a custom role of `scope` and every assignment of it inside the open write `w`;
+/// returns the role and how many assignments went with it.
+pub(crate) async fn remove_role(
+    w: &mut WriteTx,
+    org: &OrgId,
+    scope: RoleScope<'_>,
+    id: &str,
+) -> Result<(Role, i64)> {
+    let before = writable_role(w, org, scope, id).await?;
+    let assignments: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM role_assignments WHERE role_id = $1")
+            .bind(id)
+            .fetch_one(&mut *w.tx)
+            .await
+            .map_err(db)?;
+    sqlx::query("DELETE FROM roles WHERE id = $1 AND org_id = $2")
+        .bind(id)
+        .bind(org.as_str())
+        .execute(&mut *w.tx)
+        .await
+        .map_err(db)?;
+    Ok((before, assignments))
+}
+
 impl Store {
     /// Organization-level roles visible to `org` (system roles first: their ids sort first).
     pub async fn list_org_roles(&self, org: &OrgId, page: &PageRequest) -> Result<Page<Role>> {
@@ -503,51 +671,10 @@ impl Store {
         scope: RoleScope<'_>,
         new: NewRole,
     ) -> Result<(Role, i64)> {
-        let name = check_custom_name(&new.name)?;
-        let description = validate::description("description", new.description.as_deref())?;
-        let metadata = validate::metadata("metadata", new.metadata.as_ref())?;
         let mut w = self.begin_write(org).await?;
-        scope.check(&mut w.tx, org, true).await?;
+        let role = insert_role(&mut w, actor, org, scope, new).await?;
+        let id = &role.id;
         let resource_type = scope.resource_type();
-        let perms = resolve_permissions(&mut w.tx, org, resource_type, &new.permissions).await?;
-        actor.ensure_holds_in(
-            scope.project(),
-            &perms.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>(),
-        )?;
-        let id = RoleId::generate();
-        let now = now_unix();
-        let inserted = sqlx::query(
-            "INSERT INTO roles (id, org_id, project_id, resource_type, name, name_key, description, \
-             metadata, created_at, updated_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
-        )
-        .bind(id.as_str())
-        .bind(org.as_str())
-        .bind(scope.project().map(str::to_owned))
-        .bind(resource_type.as_str())
-        .bind(name.as_str())
-        .bind(validate::fold_case(&name))
-        .bind(description.clone())
-        .bind(metadata)
-        .bind(now)
-        .bind(actor.user_id().map(str::to_owned))
-        .execute(&mut *w.tx)
-        .await;
-        match inserted {
-            Err(e) if is_unique_violation(&e) => return Err(name_taken(&name)),
-            other => other.map_err(db)?,
-        };
-        for (pid, _) in &perms {
-            sqlx::query("INSERT INTO role_permissions (role_id, permission_id) VALUES ($1, $2)")
-                .bind(id.as_str())
-                .bind(pid.as_str())
-                .execute(&mut *w.tx)
-                .await
-                .map_err(db)?;
-        }
-        let role = scoped_role(&mut w.tx, org, scope, id.as_str())
-            .await?
-            .ok_or_else(|| Error::internal("created role vanished"))?;
         w.audit(
             actor,
             AuditEvent {
@@ -578,73 +705,8 @@ impl Store {
         id: &str,
         changes: RoleChanges,
     ) -> Result<(Role, i64)> {
-        let name = changes.name.as_deref().map(check_custom_name).transpose()?;
-        let description = match &changes.description {
-            Some(d) => Some(validate::description("description", d.as_deref())?),
-            None => None,
-        };
         let mut w = self.begin_write(org).await?;
-        scope.check(&mut w.tx, org, true).await?;
-        let before = scoped_role(&mut w.tx, org, scope, id)
-            .await?
-            .ok_or_else(|| Error::not_found("role", id))?;
-        if before.is_system() {
-            return Err(system_role_read_only(id));
-        }
-        let now = now_unix();
-        if let Some(name) = &name {
-            let r = sqlx::query("UPDATE roles SET name = $1, name_key = $2 WHERE id = $3")
-                .bind(name.as_str())
-                .bind(validate::fold_case(name))
-                .bind(id)
-                .execute(&mut *w.tx)
-                .await;
-            match r {
-                Err(e) if is_unique_violation(&e) => return Err(name_taken(name)),
-                other => other.map_err(db)?,
-            };
-        }
-        if let Some(d) = description {
-            sqlx::query("UPDATE roles SET description = $1 WHERE id = $2")
-                .bind(d)
-                .bind(id)
-                .execute(&mut *w.tx)
-                .await
-                .map_err(db)?;
-        }
-        if let Some(names) = &changes.permissions {
-            let perms = resolve_permissions(&mut w.tx, org, before.resource_type, names).await?;
-            let added: Vec<String> = perms
-                .iter()
-                .map(|(_, n)| n.clone())
-                .filter(|n| !before.permissions.contains(n))
-                .collect();
-            actor.ensure_holds_in(scope.project(), &added)?;
-            sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
-                .bind(id)
-                .execute(&mut *w.tx)
-                .await
-                .map_err(db)?;
-            for (pid, _) in &perms {
-                sqlx::query(
-                    "INSERT INTO role_permissions (role_id, permission_id) VALUES ($1, $2)",
-                )
-                .bind(id)
-                .bind(pid.as_str())
-                .execute(&mut *w.tx)
-                .await
-                .map_err(db)?;
-            }
-        }
-        sqlx::query("UPDATE roles SET updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(id)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(db)?;
-        let after = scoped_role(&mut w.tx, org, scope, id)
-            .await?
-            .ok_or_else(|| Error::internal("role vanished"))?;
+        let (before, after, name) = change_role(&mut w, actor, org, scope, id, &changes).await?;
         let added: Vec<&String> = after
             .permissions
             .iter()
@@ -701,25 +763,7 @@ impl Store {
         id: &str,
     ) -> Result<i64> {
         let mut w = self.begin_write(org).await?;
-        scope.check(&mut w.tx, org, true).await?;
-        let before = scoped_role(&mut w.tx, org, scope, id)
-            .await?
-            .ok_or_else(|| Error::not_found("role", id))?;
-        if before.is_system() {
-            return Err(system_role_read_only(id));
-        }
-        let assignments: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM role_assignments WHERE role_id = $1")
-                .bind(id)
-                .fetch_one(&mut *w.tx)
-                .await
-                .map_err(db)?;
-        sqlx::query("DELETE FROM roles WHERE id = $1 AND org_id = $2")
-            .bind(id)
-            .bind(org.as_str())
-            .execute(&mut *w.tx)
-            .await
-            .map_err(db)?;
+        let (before, assignments) = remove_role(&mut w, org, scope, id).await?;
         w.audit(
             actor,
             AuditEvent {

@@ -24,6 +24,7 @@ pub mod groups;
 pub mod invites;
 pub mod keys;
 pub mod meta;
+pub mod model;
 pub mod orgs;
 pub mod permissions;
 pub mod projects;
@@ -91,6 +92,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(keys::Doc::openapi());
     doc.merge(audit::Doc::openapi());
     doc.merge(permissions::Doc::openapi());
+    doc.merge(model::Doc::openapi());
     doc.merge(crate::dialects::Doc::openapi());
     document_common_errors(&mut doc);
     doc
@@ -234,6 +236,7 @@ pub fn router(state: AppState) -> Router {
         .merge(invites::routes())
         .merge(keys::routes())
         .merge(audit::routes())
+        .merge(model::routes())
         .merge(crate::dialects::routes())
         .route(
             "/v1/organization/permissions",

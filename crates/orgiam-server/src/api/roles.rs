@@ -110,7 +110,8 @@ pub async fn retrieve(
 /// Updates a custom role.
 #[utoipa::path(post, path = "/v1/organization/roles/{role_id}", operation_id = "update-role", tag = "roles",
     params(("role_id" = String, Path)), request_body = RoleUpdate,
-    responses((status = 200, body = RoleObject), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = RoleObject), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
 pub async fn update(
     auth: Authorized<RolesWrite>,
     State(state): State<AppState>,
