@@ -35,18 +35,25 @@ impl Holder for Vec<Grant> {
     }
 }
 
-/// One user as a snapshot sees them.
+/// One user as a snapshot sees them; for a key one user minted for another, both users: it
+/// holds only what both hold now (the intersection), so it never outgrows its minter.
 #[derive(Clone)]
 pub struct UserView {
     /// The organization's snapshot.
     pub snapshot: std::sync::Arc<Snapshot>,
     /// The user.
     pub user: String,
+    /// The user who minted the key for `user`, when it was someone else.
+    pub minted_by: Option<String>,
 }
 
 impl Holder for UserView {
     fn holds(&self, permission: &str, project: Option<&str>, now: i64) -> bool {
         self.snapshot.check(&self.user, permission, project, now)
+            && self
+                .minted_by
+                .as_deref()
+                .is_none_or(|m| self.snapshot.check(m, permission, project, now))
     }
 }
 

@@ -55,6 +55,10 @@ pub struct ServeConfig {
     pub engine_memory_budget: u64,
     /// Emit every SQL statement as a `tracing` debug event (for tests of query plans).
     pub log_statements: bool,
+    /// The URL people reach this server at (`https://iam.example.com`): links (invitation
+    /// `accept_url`s) are built from it only, never from request headers; without it they are
+    /// paths.
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -69,6 +73,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("request_timeout", &self.request_timeout)
             .field("engine_memory_budget", &self.engine_memory_budget)
+            .field("public_url", &self.public_url)
             .finish_non_exhaustive()
     }
 }
@@ -89,8 +94,36 @@ impl ServeConfig {
             request_timeout: Some(Duration::from_secs(limits::DEFAULT_REQUEST_TIMEOUT_SECONDS)),
             engine_memory_budget: engine::DEFAULT_MEMORY_BUDGET,
             log_statements: false,
+            public_url: None,
         }
     }
+}
+
+/// Validates `--public-url`: an `http` or `https` URL without query or fragment; returned
+/// without its trailing slash, so that a path can follow it.
+pub fn public_url(url: Option<&str>) -> orgiam_core::Result<Option<String>> {
+    let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let ok = rest.is_some_and(|r| {
+        let host = r.split('/').next().unwrap_or("");
+        !host.is_empty()
+            && r.bytes().all(|b| b.is_ascii_graphic())
+            && !r.contains(['?', '#', '"', '<', '>', '\\', '\''])
+    });
+    if !ok {
+        return Err(orgiam_core::Error::invalid(
+            "public_url",
+            format!(
+                "public URL '{}' must be an http:// or https:// URL without query or fragment",
+                orgiam_core::validate::quote(url)
+            ),
+        ));
+    }
+    Ok(Some(url.trim_end_matches('/').to_owned()))
 }
 
 /// A database URL with any password replaced, for logs.
@@ -182,6 +215,7 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
         metrics: metrics_handle(),
         limiter: limits::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
         request_timeout: config.request_timeout.filter(|t| !t.is_zero()),
+        public_url: public_url(config.public_url.as_deref())?,
     });
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await

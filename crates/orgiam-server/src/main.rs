@@ -74,6 +74,10 @@ enum Command {
         /// bytes; the least recently used organizations are evicted past it.
         #[arg(long, env = "ORGIAM_ENGINE_MEMORY_BYTES", default_value_t = orgiam_server::engine::DEFAULT_MEMORY_BUDGET)]
         engine_memory_budget_bytes: u64,
+        /// The URL people reach this server at (https://iam.example.com): invitation links are
+        /// built from it only; without it they are paths (/invites/accept?token=…).
+        #[arg(long, env = "ORGIAM_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Developer tools: generated data sets for benchmarks.
     Dev {
@@ -145,6 +149,7 @@ async fn main() -> ExitCode {
             rate_limit_burst,
             request_timeout_seconds,
             engine_memory_budget_bytes,
+            public_url,
         } => {
             let mut config = ServeConfig::new(database);
             config.listen = listen;
@@ -156,6 +161,7 @@ async fn main() -> ExitCode {
             config.request_timeout = (request_timeout_seconds > 0)
                 .then(|| std::time::Duration::from_secs(request_timeout_seconds));
             config.engine_memory_budget = engine_memory_budget_bytes;
+            config.public_url = public_url;
             config.sqlite_sync = match sqlite_synchronous {
                 Sync::Full => SqliteSync::Full,
                 Sync::Normal => SqliteSync::Normal,

@@ -151,7 +151,7 @@ pub(crate) async fn held_roles(
         q = q.bind(id.clone());
     }
     let rows = q.fetch_all(&mut *conn).await.map_err(db)?;
-    let roles: HashMap<String, Role> = roles_by_ids(conn, role_ids)
+    let roles: HashMap<String, Role> = roles_by_ids(conn, org, role_ids)
         .await?
         .into_iter()
         .map(|r| (r.id.as_str().to_owned(), r))

@@ -327,7 +327,7 @@ pub async fn list_roles(
     let Path(org_id) = path.map_err(|e| {
         AitronosError::validation("org_id", "", format!("invalid path: {}", e.body_text()))
     })?;
-    let actor = admit(&state, api_key(&headers), &org_id, Some(RolesRead::NAME))
+    let (actor, _) = admit(&state, api_key(&headers), &org_id, RolesRead::NAME)
         .await
         .map_err(|r| {
             let denied = matches!(r, Refusal::OtherOrganization);
