@@ -215,11 +215,11 @@ where
 /// What a key may do in its organization's `snapshot`: its principal's permissions, and for a
 /// key minted by another member only those both hold now.
 pub fn view_of(snapshot: std::sync::Arc<orgiam_authz::Snapshot>, actor: &Actor) -> UserView {
-    UserView {
+    UserView::new(
         snapshot,
-        user: actor.user_id.as_str().to_owned(),
-        minted_by: actor.minted_by.as_ref().map(|u| u.as_str().to_owned()),
-    }
+        actor.user_id.as_str().to_owned(),
+        actor.minted_by.as_ref().map(|u| u.as_str().to_owned()),
+    )
 }
 
 /// Whether `secret` is the platform root key (constant-time on the digests).

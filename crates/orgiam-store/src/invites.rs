@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use orgiam_authz::Holder as _;
 use orgiam_core::catalog::{ResourceType, SystemRole};
 use orgiam_core::ids::{InviteId, OrgId, ProjectId};
 use orgiam_core::keys;
@@ -22,7 +23,7 @@ use sqlx::{AnyConnection, Row as _};
 use crate::db::{Store, db};
 use crate::members::{insert_membership, member, member_json, upsert_user};
 use crate::sql::{keyset, placeholders};
-use crate::write::{ActorRef, AuditEvent};
+use crate::write::{ActorRef, AuditEvent, WriteTx};
 
 /// How long an invitation stays valid: seven days, in seconds.
 pub const INVITE_LIFETIME_SECONDS: i64 = 7 * 24 * 3600;
@@ -267,6 +268,46 @@ fn bad_token() -> Error {
     e.message = "no invitation has this token (it may have been deleted)".into();
     e.param = Some("token".into());
     e
+}
+
+/// An invitation is granted on its inviter's authority, checked again at acceptance: the
+/// inviter must still be a member holding `api.invites.write` and every permission of the
+/// invited roles (403 `inviter_lacks_authority` otherwise; the invitation stays pending).
+async fn ensure_inviter_still_may(w: &mut WriteTx, invite: &Invite) -> Result<()> {
+    let Some(inviter) = invite.invited_by.as_deref() else {
+        return Ok(());
+    };
+    let org = w.org_id.clone();
+    let grants = crate::grants::grants_in(&mut w.tx, &org, inviter).await?;
+    let mut needed: Vec<(String, Option<String>)> = vec![("api.invites.write".to_owned(), None)];
+    let role = crate::roles::org_role(&mut w.tx, &org, invite.role.id_str()).await?;
+    needed.extend(
+        role.map(|r| r.permissions)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| (p, None)),
+    );
+    for p in &invite.projects {
+        needed.extend(
+            p.role
+                .permissions()
+                .map(|x| (x.name.to_owned(), Some(p.project_id.clone()))),
+        );
+    }
+    let now = now_unix();
+    match needed
+        .iter()
+        .find(|(p, project)| !grants.holds(p, project.as_deref(), now))
+    {
+        None => Ok(()),
+        Some((p, _)) => Err(Error::forbidden(
+            "inviter_lacks_authority",
+            format!(
+                "whoever sent this invitation no longer holds '{p}', so it cannot be accepted; \
+                 ask for a new one"
+            ),
+        )),
+    }
 }
 
 impl Store {
@@ -523,6 +564,7 @@ impl Store {
                 "this invitation has expired; ask for a new one",
             ));
         }
+        ensure_inviter_still_may(&mut w, &invite).await?;
         let user_id = upsert_user(&mut w, &invite.email).await?;
         let actor = ActorRef::System;
         insert_membership(

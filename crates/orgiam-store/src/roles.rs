@@ -642,6 +642,8 @@ impl Store {
         if before.is_system() {
             return Err(system_role_read_only(id));
         }
+        // editing a role needs every permission it holds (and, below, every one it will hold)
+        actor.ensure_holds_in(scope.project(), &before.permissions)?;
         let now = now_unix();
         if let Some(name) = &name {
             let r = sqlx::query("UPDATE roles SET name = $1, name_key = $2 WHERE id = $3")
@@ -665,12 +667,8 @@ impl Store {
         }
         if let Some(names) = &changes.permissions {
             let perms = resolve_permissions(&mut w.tx, org, before.resource_type, names).await?;
-            let added: Vec<String> = perms
-                .iter()
-                .map(|(_, n)| n.clone())
-                .filter(|n| !before.permissions.contains(n))
-                .collect();
-            actor.ensure_holds_in(scope.project(), &added)?;
+            let after: Vec<String> = perms.iter().map(|(_, n)| n.clone()).collect();
+            actor.ensure_holds_in(scope.project(), &after)?;
             sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
                 .bind(id)
                 .execute(&mut *w.tx)
@@ -748,6 +746,8 @@ impl Store {
         if before.is_system() {
             return Err(system_role_read_only(id));
         }
+        // deleting a role needs every permission it holds
+        actor.ensure_holds_in(scope.project(), &before.permissions)?;
         let assignments: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM role_assignments WHERE role_id = $1")
                 .bind(id)

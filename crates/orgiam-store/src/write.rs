@@ -7,8 +7,14 @@
 //! SQLite there is a single writer anyway, and writes share commits through the write lane
 //! (see `lane.rs`): each runs in a savepoint of a batch transaction, and is acknowledged once
 //! the batch's `COMMIT` returned.
+//!
+//! Authorization is checked again inside the transaction, at the revision the write commits
+//! at: when the actor's snapshot is older than that revision's predecessor, the recording of
+//! the audit event (the last step of every write) re-reads the key and the actor's grants on
+//! the write's own connection and refuses the write unless every permission it relied on is
+//! still held (see [`WriteTx::audit`]).
 
-use orgiam_authz::Holder;
+use orgiam_authz::{Grant, Holder};
 use orgiam_core::ids::{AuditId, OrgId};
 use orgiam_core::model::Actor;
 use orgiam_core::{Error, Result, now_unix};
@@ -75,6 +81,38 @@ impl ActorRef<'_> {
                 format!("you can only grant permissions you hold yourself; you lack '{p}'"),
             )),
         }
+    }
+
+    /// The target rule: the actor must hold every permission of every live grant in
+    /// `target` (a member's, or a role's about to be handed out), at that grant's scope
+    /// (organization, or the grant's project). 403 `privilege_escalation` naming `whom` and
+    /// the first permission lacking.
+    pub fn ensure_holds_grants(&self, target: &[Grant], whom: &str) -> Result<()> {
+        let ActorRef::Key { grants, .. } = self else {
+            return Ok(());
+        };
+        let now = now_unix();
+        for g in target
+            .iter()
+            .filter(|g| g.expires_at.is_none_or(|t| t > now))
+        {
+            let project = g.project_id.as_deref();
+            if let Some(p) = g
+                .permissions
+                .iter()
+                .find(|p| !grants.holds(p, project, now))
+            {
+                let place = match project {
+                    Some(pr) => format!(" in project '{pr}'"),
+                    None => String::new(),
+                };
+                return Err(Error::forbidden(
+                    "privilege_escalation",
+                    format!("{whom} holds '{p}'{place}, which you lack"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -167,11 +205,83 @@ impl WriteTx {
         }
     }
 
-    /// Records the change's audit event (exactly once per transaction).
+    /// Checks the actor's authority again at this write's revision: if anything changed in
+    /// the organization since the snapshot the request was authorized on, the key must still
+    /// exist (unexpired) and the actor (and, for a key minted by someone else, its minter) must
+    /// still hold every permission this request relied on, as the write's own transaction
+    /// reads them. 401 for a key revoked meanwhile, 403 `authorization_changed` otherwise.
+    async fn recheck(&mut self, actor: &ActorRef<'_>) -> Result<()> {
+        let ActorRef::Key { actor: a, grants } = actor else {
+            return Ok(());
+        };
+        if grants.revision() == Some(self.revision - 1) {
+            // nothing was committed in the organization between the check and this write
+            return Ok(());
+        }
+        let now = now_unix();
+        let key: Option<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT user_id, expires_at FROM api_keys WHERE id = $1 AND org_id = $2",
+        )
+        .bind(a.key_id.as_str())
+        .bind(self.org_id.as_str())
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        match key {
+            Some((user, exp)) if user == a.user_id.as_str() && exp.is_none_or(|t| t > now) => {}
+            _ => {
+                return Err(Error::unauthenticated(
+                    "the API key was revoked or expired before this change could commit",
+                ));
+            }
+        }
+        let mine = crate::grants::grants_in(&mut self.tx, &self.org_id, a.user_id.as_str()).await?;
+        let minter = match &a.minted_by {
+            Some(m) => {
+                Some(crate::grants::grants_in(&mut self.tx, &self.org_id, m.as_str()).await?)
+            }
+            None => None,
+        };
+        for (p, project) in grants.relied_on() {
+            let project = project.as_deref();
+            let held = mine.holds(&p, project, now)
+                && minter.as_ref().is_none_or(|g| g.holds(&p, project, now));
+            if !held {
+                return Err(Error::forbidden(
+                    "authorization_changed",
+                    format!(
+                        "you no longer hold '{p}': your permissions changed before this change \
+                         could commit"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The target rule for a change to member `user_id` (their membership, assignments or
+    /// keys): the actor must hold every permission the member holds now, as this transaction
+    /// reads it. Owners hold everything, so only owners manage owners.
+    pub(crate) async fn ensure_covers(
+        &mut self,
+        actor: &ActorRef<'_>,
+        user_id: &str,
+    ) -> Result<()> {
+        if let ActorRef::System = actor {
+            return Ok(());
+        }
+        let org = self.org_id.clone();
+        let target = crate::grants::grants_in(&mut self.tx, &org, user_id).await?;
+        actor.ensure_holds_grants(&target, &format!("user '{user_id}'"))
+    }
+
+    /// Records the change's audit event (exactly once per transaction), after checking the
+    /// actor's authority again at this write's revision (see `recheck`).
     pub async fn audit(&mut self, actor: &ActorRef<'_>, event: AuditEvent) -> Result<()> {
         if self.audited {
             return Err(Error::internal("a write recorded two audit events"));
         }
+        self.recheck(actor).await?;
         let (actor_type, user_id, email, key_id, actor_json) = match actor {
             ActorRef::Key { actor: a, .. } => (
                 "api_key",
