@@ -205,19 +205,16 @@ impl WriteTx {
         }
     }
 
-    /// Checks the actor's authority again at this write's revision: if anything changed in
-    /// the organization since the snapshot the request was authorized on, the key must still
-    /// exist (unexpired) and the actor (and, for a key minted by someone else, its minter) must
-    /// still hold every permission this request relied on, as the write's own transaction
-    /// reads them. 401 for a key revoked meanwhile, 403 `authorization_changed` otherwise.
+    /// Checks the actor's authority again at this write's revision: the key must still exist
+    /// (unexpired), and if anything changed in the organization since the snapshot the
+    /// request was authorized on, the actor (and, for a key minted by someone else, its
+    /// minter) must still hold every permission this request relied on, as the write's own
+    /// transaction reads them. 401 for a key revoked meanwhile, 403 `authorization_changed`
+    /// otherwise.
     async fn recheck(&mut self, actor: &ActorRef<'_>) -> Result<()> {
         let ActorRef::Key { actor: a, grants } = actor else {
             return Ok(());
         };
-        if grants.revision() == Some(self.revision - 1) {
-            // nothing was committed in the organization between the check and this write
-            return Ok(());
-        }
         let now = now_unix();
         let key: Option<(String, Option<i64>)> = sqlx::query_as(
             "SELECT user_id, expires_at FROM api_keys WHERE id = $1 AND org_id = $2",
@@ -234,6 +231,12 @@ impl WriteTx {
                     "the API key was revoked or expired before this change could commit",
                 ));
             }
+        }
+        if grants.revision() == Some(self.revision - 1) {
+            // the snapshot the permissions were checked on is this write's predecessor: they
+            // still hold (the key is read above regardless: it may have been authenticated
+            // before that snapshot)
+            return Ok(());
         }
         let mine = crate::grants::grants_in(&mut self.tx, &self.org_id, a.user_id.as_str()).await?;
         let minter = match &a.minted_by {
