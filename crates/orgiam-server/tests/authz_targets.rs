@@ -203,6 +203,17 @@ backend_tests!(
         )
         .await
         .expect(200);
+        // nor can dave's copy mint eve a key free of dave's bound
+        let again = s
+            .call(
+                "POST",
+                &format!("/v1/organization/users/{eve}/api_keys"),
+                Some(&dave_copy),
+                Some(json!({"name": "free"})),
+            )
+            .await;
+        assert_eq!(again.status, 403, "{}", again.body);
+        assert_eq!(again.error("code"), "privilege_escalation");
         // eve's own key is an admin's; dave's copy holds only what dave holds too
         s.call("GET", "/v1/organization/groups", Some(&eve_own), None)
             .await

@@ -302,7 +302,7 @@ impl Store {
             KeyKind::User,
             &name,
             &owner.user_id,
-            actor.user_id(),
+            actor.minter_for(user_id),
             expires_at,
         )
         .await?;

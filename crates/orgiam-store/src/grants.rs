@@ -115,6 +115,8 @@ pub(crate) async fn grants_in(
     for g in &mut grants {
         g.permissions = held.get(&g.role_id).cloned().unwrap_or_default();
     }
+    // a role that holds nothing grants nothing
+    grants.retain(|g| !g.permissions.is_empty());
     Ok(grants)
 }
 

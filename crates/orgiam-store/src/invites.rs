@@ -231,7 +231,7 @@ fn parse_roles(new: &NewInvite) -> Result<(SystemRole, Vec<InviteProject>)> {
 /// each project role's permissions in that project.
 fn ensure_may_invite(
     actor: &ActorRef<'_>,
-    role: SystemRole,
+    base: &[String],
     projects: &[InviteProject],
 ) -> Result<()> {
     let names = |r: SystemRole| {
@@ -239,7 +239,7 @@ fn ensure_may_invite(
             .map(|p| p.name.to_owned())
             .collect::<Vec<_>>()
     };
-    actor.ensure_holds(&names(role))?;
+    actor.ensure_holds(base)?;
     let ActorRef::Key { grants, .. } = actor else {
         return Ok(());
     };
@@ -323,7 +323,6 @@ impl Store {
         let email = validate::email("email", &new.email)?;
         let email_key = validate::fold_case(&email);
         let (role, projects) = parse_roles(&new)?;
-        ensure_may_invite(actor, role, &projects)?;
         let mut w = self.begin_write(org).await?;
         for (i, p) in projects.iter().enumerate() {
             let archived: Option<Option<i64>> = sqlx::query_scalar(
@@ -349,6 +348,13 @@ impl Store {
                 Some(None) => {}
             }
         }
+        // the base role as this organization lists it (owner and admin hold its own
+        // permissions too)
+        let base = crate::roles::org_role(&mut w.tx, org, role.id_str())
+            .await?
+            .map(|r| r.permissions)
+            .unwrap_or_default();
+        ensure_may_invite(actor, &base, &projects)?;
         let is_member: Option<String> = sqlx::query_scalar(
             "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
              WHERE m.org_id = $1 AND u.email_key = $2",

@@ -61,6 +61,22 @@ impl ActorRef<'_> {
         }
     }
 
+    /// Whose authority a key this actor mints for `target` is bounded by (its `created_by`):
+    /// the actor's; but when the actor mints for its own user with a key someone else minted
+    /// for it, that someone's, so that such a key cannot mint itself free of its bound.
+    pub fn minter_for(&self, target: &str) -> Option<&str> {
+        match self {
+            ActorRef::Key { actor, .. } if actor.user_id.as_str() == target => Some(
+                actor
+                    .minted_by
+                    .as_ref()
+                    .map_or(actor.user_id.as_str(), |m| m.as_str()),
+            ),
+            ActorRef::Key { actor, .. } => Some(actor.user_id.as_str()),
+            ActorRef::System => None,
+        }
+    }
+
     /// No privilege escalation: the actor must itself hold every permission it hands out
     /// (403 `privilege_escalation` naming the first it lacks).
     pub fn ensure_holds(&self, permissions: &[String]) -> Result<()> {
@@ -270,11 +286,29 @@ impl WriteTx {
         actor: &ActorRef<'_>,
         user_id: &str,
     ) -> Result<()> {
+        self.ensure_covers_in(actor, user_id, None).await
+    }
+
+    /// The target rule for a change inside `project` (when given): only what the member holds
+    /// there counts (organization-level grants, which apply in every project, and the
+    /// project's own), compared with what the actor holds there.
+    pub(crate) async fn ensure_covers_in(
+        &mut self,
+        actor: &ActorRef<'_>,
+        user_id: &str,
+        project: Option<&str>,
+    ) -> Result<()> {
         if let ActorRef::System = actor {
             return Ok(());
         }
         let org = self.org_id.clone();
-        let target = crate::grants::grants_in(&mut self.tx, &org, user_id).await?;
+        let mut target = crate::grants::grants_in(&mut self.tx, &org, user_id).await?;
+        if let Some(p) = project {
+            target.retain(|g| g.project_id.as_deref().is_none_or(|gp| gp == p));
+            for g in &mut target {
+                g.project_id = Some(p.to_owned());
+            }
+        }
         actor.ensure_holds_grants(&target, &format!("user '{user_id}'"))
     }
 

@@ -158,7 +158,7 @@ impl Store {
         let mut w = self.begin_write(org).await?;
         check_write(&mut w.tx, org, project, principal).await?;
         if let Principal::User(u) = principal {
-            w.ensure_covers(actor, u).await?;
+            w.ensure_covers_in(actor, u, Some(project)).await?;
         }
         let role = project_role(&mut w.tx, org, project, role_id).await?;
         actor.ensure_holds_in(Some(project), &role.permissions)?;
@@ -206,7 +206,7 @@ impl Store {
         let mut w = self.begin_write(org).await?;
         check_write(&mut w.tx, org, project, principal).await?;
         if let Principal::User(u) = principal {
-            w.ensure_covers(actor, u).await?;
+            w.ensure_covers_in(actor, u, Some(project)).await?;
         }
         let id = delete_assignment(&mut w, principal, Some(project), role_id).await?;
         w.audit(
