@@ -9,10 +9,12 @@
 //! the batch's `COMMIT` returned.
 //!
 //! Authorization is checked again inside the transaction, at the revision the write commits
-//! at: when the actor's snapshot is older than that revision's predecessor, the recording of
-//! the audit event (the last step of every write) re-reads the key and the actor's grants on
-//! the write's own connection and refuses the write unless every permission it relied on is
-//! still held (see [`WriteTx::audit`]).
+//! at: recording the audit event (the last step of every write) re-reads the key's row, and,
+//! when the actor's snapshot is older than that revision's predecessor, the actor's grants, on
+//! the write's own connection, and refuses the write unless every permission it relied on is
+//! still held (see [`WriteTx::audit`]). On PostgreSQL the organization's row lock taken by the
+//! revision bump keeps a concurrent demotion or revocation out until this write is done; on
+//! SQLite the batch's savepoints run one after another on one connection.
 
 use orgiam_authz::{Grant, Holder};
 use orgiam_core::ids::{AuditId, OrgId};

@@ -144,7 +144,8 @@ pub async fn list(
     )))
 }
 
-/// Invites an address; the response alone carries the secret `token` and the `accept_url`.
+/// Invites an address; the response alone carries the secret `token` and the `accept_url`
+/// (built from the server's `--public-url` only, else the path `/invites/accept?token=…`).
 #[utoipa::path(post, path = "/v1/organization/invites", tag = "invites", request_body = InviteCreate,
     responses((status = 200, body = InviteObject), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -212,11 +213,12 @@ pub async fn delete(
 
 /// Accepts an invitation (no API key: the token is the credential). Unknown or deleted
 /// tokens: 404 `invite_not_found`; used: 400 `invite_already_accepted`; expired: 400
-/// `invite_expired`; the address became a member meanwhile: 409 `already_member`.
+/// `invite_expired`; the address became a member meanwhile: 409 `already_member`; the inviter
+/// no longer holds what the invitation grants: 403 `inviter_lacks_authority`.
 #[utoipa::path(post, path = "/v1/invites/accept", tag = "invites", request_body = InviteAccept,
     security(()),
-    responses((status = 200, body = InviteAccepted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = InviteAccepted), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn accept(
     State(state): State<AppState>,
     Body(body): Body<InviteAccept>,

@@ -238,8 +238,9 @@ pub async fn list_user_keys(
     )))
 }
 
-/// Mints an `sk-user-…` key acting as the member with exactly their permissions; the caller
-/// must hold all of them. `value` is shown once.
+/// Mints an `sk-user-…` key acting as the member; the caller must hold every permission the
+/// member holds. Minted for someone else, the key acts with the intersection of both users'
+/// current permissions and dies with either membership. `value` is shown once.
 #[utoipa::path(post, path = "/v1/organization/users/{user_id}/api_keys", tag = "users",
     params(("user_id" = String, Path)), request_body = KeyCreate,
     responses((status = 200, body = ApiKeyObject), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -262,10 +263,11 @@ pub async fn create_user_key(
     Ok(Written(ApiKeyObject::render(record, Some(secret)), rev))
 }
 
-/// Revokes one of a member's user keys.
+/// Revokes one of a member's user keys; the caller must hold every permission the member
+/// holds.
 #[utoipa::path(delete, path = "/v1/organization/users/{user_id}/api_keys/{key_id}", tag = "users",
     params(("user_id" = String, Path), ("key_id" = String, Path)),
-    responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Deleted), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_user_key(
     auth: Authorized<UsersWrite>,
     State(state): State<AppState>,
