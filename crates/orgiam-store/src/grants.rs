@@ -3,20 +3,19 @@
 //! holds") and the actor's own permissions re-read inside a write's transaction.
 //!
 //! Guarantees: the same rules as the engine: live assignments only, direct and through
-//! groups, at organization scope and on unarchived projects; custom roles hold their stored
-//! permissions, system roles what `SystemRole::holds_permission` gives them over the
-//! organization's catalog (owner and admin hold the organization's own permissions too).
+//! groups, at organization scope and on unarchived projects; each role holds what the
+//! organization's listing of it shows (`roles_by_ids`: owner and admin hold the
+//! organization's own permissions too).
 
 use std::collections::{BTreeSet, HashMap};
 
 use orgiam_authz::{Grant, Via};
-use orgiam_core::catalog::{ResourceType, SystemRole};
 use orgiam_core::ids::OrgId;
 use orgiam_core::{Result, now_unix};
 use sqlx::{AnyConnection, Row as _};
 
 use crate::db::{Store, db};
-use crate::sql::placeholders;
+use crate::roles::roles_by_ids;
 
 /// Every live grant of `user_id` in `org`, read on `conn` (a write's transaction sees its own
 /// and its batch's changes), each with the permissions its role holds in this organization.
@@ -26,7 +25,7 @@ pub(crate) async fn grants_in(
     user_id: &str,
 ) -> Result<Vec<Grant>> {
     let rows = sqlx::query(
-        "SELECT ra.role_id, r.name AS role_name, r.org_id AS role_org, ra.group_id, \
+        "SELECT ra.role_id, r.name AS role_name, ra.group_id, \
          ra.project_id, ra.expires_at \
          FROM role_assignments ra \
          JOIN roles r ON r.id = ra.role_id \
@@ -45,13 +44,10 @@ pub(crate) async fn grants_in(
     .await
     .map_err(db)?;
     let mut grants = Vec::with_capacity(rows.len());
-    let mut custom: BTreeSet<String> = BTreeSet::new();
+    let mut role_ids: BTreeSet<String> = BTreeSet::new();
     for row in &rows {
         let role_id: String = row.try_get("role_id").map_err(db)?;
-        let role_org: Option<String> = row.try_get("role_org").map_err(db)?;
-        if role_org.is_some() {
-            custom.insert(role_id.clone());
-        }
+        role_ids.insert(role_id.clone());
         let group: Option<String> = row.try_get("group_id").map_err(db)?;
         grants.push(Grant {
             role_id,
@@ -62,56 +58,13 @@ pub(crate) async fn grants_in(
             permissions: Vec::new(),
         });
     }
-    let mut held: HashMap<String, Vec<String>> = HashMap::new();
-    if !custom.is_empty() {
-        let ids: Vec<String> = custom.into_iter().collect();
-        let sql = format!(
-            "SELECT rp.role_id, p.name FROM role_permissions rp \
-             JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id IN ({})",
-            placeholders(1, ids.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for id in &ids {
-            q = q.bind(id.clone());
-        }
-        for row in q.fetch_all(&mut *conn).await.map_err(db)? {
-            held.entry(row.try_get(0).map_err(db)?)
-                .or_default()
-                .push(row.try_get(1).map_err(db)?);
-        }
-    }
-    let mut systems: Vec<SystemRole> = Vec::new();
-    for r in grants
-        .iter()
-        .filter_map(|g| SystemRole::from_id(&g.role_id))
-    {
-        if !systems.contains(&r) {
-            systems.push(r);
-        }
-    }
-    let own: Vec<(String, String)> = if systems.iter().any(|r| r.holds_custom()) {
-        sqlx::query_as("SELECT name, resource_type FROM permissions WHERE org_id = $1")
-            .bind(org.as_str())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?
-    } else {
-        Vec::new()
-    };
-    for r in systems {
-        let mut perms: Vec<String> = r.permissions().map(|p| p.name.to_owned()).collect();
-        perms.extend(
-            own.iter()
-                .filter(|(n, rt)| {
-                    r.holds_permission(
-                        n,
-                        ResourceType::parse(rt).unwrap_or(ResourceType::Organization),
-                    )
-                })
-                .map(|(n, _)| n.clone()),
-        );
-        held.insert(r.id_str().to_owned(), perms);
-    }
+    // each role as this organization lists it: what it lists is what it grants
+    let ids: Vec<String> = role_ids.into_iter().collect();
+    let held: HashMap<String, Vec<String>> = roles_by_ids(conn, org, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id.into_string(), r.permissions))
+        .collect();
     for g in &mut grants {
         g.permissions = held.get(&g.role_id).cloned().unwrap_or_default();
     }
