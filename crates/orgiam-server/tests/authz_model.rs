@@ -459,7 +459,7 @@ backend_tests!(
 );
 
 backend_tests!(
-    project_system_roles_grant_their_listing_in_the_project,
+    project_roles_grant_their_listing_in_the_project,
     |s: TestServer| async move {
         s.post(
             "/v1/organization/permissions",
@@ -474,33 +474,59 @@ backend_tests!(
             .as_str()
             .unwrap()
             .to_owned();
+        // and a custom project role naming the organization's project permission
+        s.post(
+            &format!("/v1/projects/{proj}/roles"),
+            json!({"role_name": "deployer", "permissions": ["deploy.run", "api.project.users.read"]}),
+        )
+        .await
+        .expect(200);
         let roles = s
             .get(&format!("/v1/projects/{proj}/roles?limit=100"))
             .await
             .expect(200);
         let all = catalog(&s, &s.admin_key).await;
         let member = listings(&s, &s.admin_key).await[MEMBER].clone();
-        for r in roles["data"].as_array().unwrap() {
-            let Some(base) = ["owner", "member", "viewer"]
-                .into_iter()
-                .find(|n| r["name"] == *n)
-            else {
-                continue;
-            };
-            let listed: BTreeSet<String> = r["permissions"]
+        let listed_of = |r: &Value| -> BTreeSet<String> {
+            r["permissions"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|p| p.as_str().unwrap().to_owned())
-                .collect();
-            assert!(!listed.contains("deploy.run"), "{r}");
-            let uid = provision(&s, &s.admin_key, &format!("p{base}@example.com"), "member").await;
+                .collect()
+        };
+        let viewer = roles["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "viewer")
+            .map(listed_of)
+            .unwrap();
+        assert_eq!(roles["data"].as_array().unwrap().len(), 4, "{roles}");
+        for (i, r) in roles["data"].as_array().unwrap().iter().enumerate() {
+            let mut listed = listed_of(r);
+            let system = ["owner", "member", "viewer"]
+                .into_iter()
+                .find(|n| r["name"] == *n);
+            assert_eq!(listed.contains("deploy.run"), system.is_none(), "{r}");
+            let uid = provision(&s, &s.admin_key, &format!("p{i}@example.com"), "member").await;
+            // a custom project role sits beside the `viewer` base project role
             s.post(
                 &format!("/v1/organization/projects/{proj}/users"),
-                json!({"user_id": uid, "role": base}),
+                json!({"user_id": uid, "role": system.unwrap_or("viewer")}),
             )
             .await
             .expect(200);
+            if system.is_none() {
+                s.post(
+                    &format!("/v1/projects/{proj}/users/{uid}/roles"),
+                    json!({"role_id": r["id"]}),
+                )
+                .await
+                .expect(200);
+                listed.extend(viewer.iter().cloned());
+            }
+            let base = r["name"].as_str().unwrap().to_owned();
             let checks: Vec<Value> = all
                 .iter()
                 .map(|p| json!({"user_id": uid, "permission": p, "project_id": proj}))
