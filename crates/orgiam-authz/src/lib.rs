@@ -21,6 +21,17 @@ pub use snapshot::{AssignDef, Delta, GroupDef, OrgData, RoleDef, Snapshot, UserD
 pub trait Holder: Send + Sync {
     /// Whether the permission is held in `project` (or at organization level) at `now`.
     fn holds(&self, permission: &str, project: Option<&str>, now: i64) -> bool;
+
+    /// The organization revision the answers reflect, when known (a snapshot's).
+    fn revision(&self) -> Option<i64> {
+        None
+    }
+
+    /// Every (permission, project) this holder answered `true` for so far, so that a write
+    /// can check them again at the revision it commits at.
+    fn relied_on(&self) -> Vec<(String, Option<String>)> {
+        Vec::new()
+    }
 }
 
 impl Holder for [Grant] {
@@ -35,18 +46,64 @@ impl Holder for Vec<Grant> {
     }
 }
 
-/// One user as a snapshot sees them.
+/// What a view allowed: (permission, project) pairs.
+pub type Allowed = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
+
+/// One user as a snapshot sees them; for a key one user minted for another, both users: it
+/// holds only what both hold now (the intersection), so it never outgrows its minter. It
+/// remembers what it allowed, for the write's re-check at commit.
 #[derive(Clone)]
 pub struct UserView {
     /// The organization's snapshot.
     pub snapshot: std::sync::Arc<Snapshot>,
     /// The user.
     pub user: String,
+    /// The user who minted the key for `user`, when it was someone else.
+    pub minted_by: Option<String>,
+    /// What was allowed through this view.
+    pub allowed: Allowed,
+}
+
+impl UserView {
+    /// A view of `user` (and `minted_by`, for a key minted by someone else) in `snapshot`.
+    pub fn new(
+        snapshot: std::sync::Arc<Snapshot>,
+        user: String,
+        minted_by: Option<String>,
+    ) -> UserView {
+        UserView {
+            snapshot,
+            user,
+            minted_by,
+            allowed: Default::default(),
+        }
+    }
 }
 
 impl Holder for UserView {
     fn holds(&self, permission: &str, project: Option<&str>, now: i64) -> bool {
-        self.snapshot.check(&self.user, permission, project, now)
+        let ok = self.snapshot.check(&self.user, permission, project, now)
+            && self
+                .minted_by
+                .as_deref()
+                .is_none_or(|m| self.snapshot.check(m, permission, project, now));
+        if ok {
+            if let Ok(mut a) = self.allowed.lock() {
+                let entry = (permission.to_owned(), project.map(str::to_owned));
+                if !a.contains(&entry) {
+                    a.push(entry);
+                }
+            }
+        }
+        ok
+    }
+
+    fn revision(&self) -> Option<i64> {
+        Some(self.snapshot.revision())
+    }
+
+    fn relied_on(&self) -> Vec<(String, Option<String>)> {
+        self.allowed.lock().map(|a| a.clone()).unwrap_or_default()
     }
 }
 

@@ -4,7 +4,8 @@
 //! - default deny: an unknown user, permission or project gets `false`;
 //! - an assignment with `expires_at` stops granting at that instant (the precomputed sets carry
 //!   the earliest expiry they depend on; past it, the answer is computed from the assignments);
-//! - grants on archived projects grant nothing; organization-scope grants apply in every project;
+//! - an archived project grants nothing, through any role at any level; organization-scope
+//!   grants apply in every unarchived project;
 //! - readers hold an immutable [`Snapshot`]; [`Snapshot::apply`] returns a new one that shares
 //!   every part it did not change (persistent maps), so an update costs in proportion to what
 //!   it changes and nobody ever sees half of one.
@@ -453,6 +454,9 @@ impl Snapshot {
         let Some(u) = self.users.get(user) else {
             return false;
         };
+        if project.is_some_and(|pr| self.is_archived(pr)) {
+            return false;
+        }
         if now >= u.valid_until {
             return self.explain_entry(u, p, project, now, true).allowed;
         }
@@ -493,6 +497,11 @@ impl Snapshot {
     /// Whether the permission name is known to this organization.
     pub fn knows_permission(&self, permission: &str) -> bool {
         self.perms.ids.contains_key(permission)
+    }
+
+    /// Whether the project is archived (archived projects grant nothing).
+    pub fn project_archived(&self, project: &str) -> bool {
+        self.is_archived(project)
     }
 
     /// Whether the project exists in this organization (archived or not).
@@ -575,11 +584,14 @@ impl Snapshot {
         now: i64,
         mut f: impl FnMut(&RoleEntry, Reason),
     ) {
+        if project.is_some_and(|p| self.is_archived(p)) {
+            return;
+        }
         let applies = |a: &Assign| {
             a.live(now)
                 && match (a.project(), project) {
                     (None, _) => true,
-                    (Some(ap), Some(p)) => &**ap == p && !self.is_archived(p),
+                    (Some(ap), Some(p)) => &**ap == p,
                     (Some(_), None) => false,
                 }
         };

@@ -20,11 +20,15 @@ fn model(d: &OrgData, user: &str, perm: &str, project: Option<&str>, now: i64) -
     let Some((_, u)) = d.users.iter().find(|(id, _)| id == user) else {
         return false;
     };
+    // an archived project grants nothing, through any role at any level
+    if project.is_some_and(|q| d.archived_projects.iter().any(|a| a == q)) {
+        return false;
+    }
     let grants = |x: &AssignDef| {
         x.expires_at.is_none_or(|t| t > now)
             && match (&x.project_id, project) {
                 (None, _) => true,
-                (Some(p), Some(q)) => p == q && !d.archived_projects.iter().any(|a| a == q),
+                (Some(p), Some(q)) => p == q,
                 (Some(_), None) => false,
             }
             && roles

@@ -99,13 +99,13 @@ pub fn builtin_permission(name: &str) -> Option<&'static BuiltinPermission> {
 pub enum SystemRole {
     /// Organization owner: every permission.
     OrgOwner,
-    /// Organization admin: everything but admin keys.
+    /// Organization admin: everything but creating and deleting admin keys.
     OrgAdmin,
-    /// Organization member: reads the organization and its projects, asks permission checks.
+    /// Organization member: reads the organization and its projects.
     OrgMember,
-    /// Organization reader: every `.read` permission.
+    /// Organization reader: every built-in `.read` permission.
     OrgReader,
-    /// Project owner: every `api.project.*` permission.
+    /// Project owner: every built-in `api.project.*` permission.
     ProjectOwner,
     /// Project member: every `api.project.*.read` permission.
     ProjectMember,
@@ -168,7 +168,9 @@ impl SystemRole {
     pub fn description(self) -> &'static str {
         match self {
             Self::OrgOwner => "Full control of the organization, including admin API keys.",
-            Self::OrgAdmin => "Manages members, groups, projects and roles; not admin API keys.",
+            Self::OrgAdmin => {
+                "Manages members, groups, projects and roles; cannot create or delete admin API keys."
+            }
             Self::OrgMember => "Belongs to the organization; reads it and its projects.",
             Self::OrgReader => "Reads everything in the organization; changes nothing.",
             Self::ProjectOwner => "Full control of the project.",
@@ -182,25 +184,43 @@ impl SystemRole {
         self.holds_permission(p.name, p.resource_type)
     }
 
-    /// Whether the role holds a permission of the catalog, built-in or an organization's own:
-    /// owners hold every permission, admins all but `api.admin_keys.*`, readers every `.read`;
-    /// project owners every `api.project` one, project members every `api.project` `.read`.
+    /// Whether the role holds a permission of the organization's catalog (built-in or the
+    /// organization's own). This is the one rule for system roles: checks, listings, effective
+    /// permissions, reverse lookups and dialects all read it, so a system role grants exactly
+    /// what its listing shows.
+    ///
+    /// - `owner`: every permission of the organization, built-in or its own;
+    /// - `admin`: the same, but `api.admin_keys.write`;
+    /// - `reader`: every built-in `.read` (an organization's own `*.read` is not a reader's
+    ///   because of its name);
+    /// - `member`: `api.organization.read` and `api.projects.read`;
+    /// - project `owner`: every built-in `api.project` permission; project `member` every
+    ///   built-in `api.project` `.read`; `viewer` the project's users and roles.
+    ///
+    /// So owner ⊇ admin ⊇ reader ⊇ member. The resource type is kept for permissions that are
+    /// neither built-in nor the organization's own (global ones), which owner and admin hold.
     pub fn holds_permission(self, name: &str, resource_type: ResourceType) -> bool {
+        let builtin = builtin_permission(name);
         let read = name.ends_with(".read");
         match self {
             Self::OrgOwner => true,
-            Self::OrgAdmin => !name.starts_with("api.admin_keys."),
-            Self::OrgReader => read,
-            Self::OrgMember => matches!(
-                name,
-                "api.organization.read" | "api.projects.read" | "api.permissions.check"
-            ),
-            Self::ProjectOwner => resource_type == ResourceType::Project,
-            Self::ProjectMember => resource_type == ResourceType::Project && read,
+            Self::OrgAdmin => name != "api.admin_keys.write",
+            Self::OrgReader => builtin.is_some() && read,
+            Self::OrgMember => matches!(name, "api.organization.read" | "api.projects.read"),
+            Self::ProjectOwner => builtin.is_some() && resource_type == ResourceType::Project,
+            Self::ProjectMember => {
+                builtin.is_some() && resource_type == ResourceType::Project && read
+            }
             Self::ProjectViewer => {
                 matches!(name, "api.project.users.read" | "api.project.roles.read")
             }
         }
+    }
+
+    /// Whether the role may hold permissions beyond the built-in ones (owner and admin hold
+    /// every permission the organization defines), so listings must read the catalog.
+    pub fn holds_custom(self) -> bool {
+        matches!(self, Self::OrgOwner | Self::OrgAdmin)
     }
 
     /// The built-in permissions the role holds, in catalog order.
@@ -254,15 +274,42 @@ mod tests {
         assert!(
             SystemRole::OrgAdmin
                 .permissions()
-                .all(|p| !p.name.contains("admin_keys"))
+                .all(|p| p.name != "api.admin_keys.write")
         );
-        assert_eq!(count(SystemRole::OrgAdmin), BUILTIN_PERMISSIONS.len() - 2);
+        assert_eq!(count(SystemRole::OrgAdmin), BUILTIN_PERMISSIONS.len() - 1);
         assert!(
             SystemRole::OrgReader
                 .permissions()
                 .all(|p| p.name.ends_with(".read"))
         );
-        assert_eq!(count(SystemRole::OrgMember), 3);
+        assert_eq!(count(SystemRole::OrgMember), 2);
+        // owner ⊇ admin ⊇ reader ⊇ member, over built-in and custom names alike
+        let chain = [
+            SystemRole::OrgOwner,
+            SystemRole::OrgAdmin,
+            SystemRole::OrgReader,
+            SystemRole::OrgMember,
+        ];
+        let names = BUILTIN_PERMISSIONS
+            .iter()
+            .map(|p| (p.name, p.resource_type))
+            .chain([
+                ("documents.read", ResourceType::Organization),
+                ("documents.write", ResourceType::Project),
+            ]);
+        for (name, rt) in names {
+            for pair in chain.windows(2) {
+                if pair[1].holds_permission(name, rt) {
+                    assert!(pair[0].holds_permission(name, rt), "{pair:?} {name}");
+                }
+            }
+        }
+        assert!(
+            !SystemRole::OrgReader.holds_permission("documents.read", ResourceType::Organization)
+        );
+        assert!(
+            SystemRole::OrgAdmin.holds_permission("documents.write", ResourceType::Organization)
+        );
         assert!(
             SystemRole::ProjectOwner
                 .permissions()

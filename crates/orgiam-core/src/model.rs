@@ -17,6 +17,9 @@ pub struct Actor {
     pub key_id: KeyId,
     /// Admin or user key.
     pub key_kind: KeyKind,
+    /// For a user key minted by another member, that member: the key acts with the
+    /// intersection of both users' current permissions.
+    pub minted_by: Option<UserId>,
 }
 
 /// An organization.

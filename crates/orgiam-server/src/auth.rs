@@ -24,8 +24,9 @@ use crate::state::AppState;
 
 /// A built-in permission a route requires, as a type.
 pub trait Permission {
-    /// The permission's name in the catalog.
-    const NAME: &'static str;
+    /// The permission's name in the catalog; `None` for routes any valid key may call (they
+    /// decide inside, e.g. a key asking about its own principal).
+    const NAME: Option<&'static str>;
 }
 
 macro_rules! permissions {
@@ -34,10 +35,17 @@ macro_rules! permissions {
             #[doc = concat!("The `", $name, "` permission.")]
             pub struct $t;
             impl Permission for $t {
-                const NAME: &'static str = $name;
+                const NAME: Option<&'static str> = Some($name);
             }
         )*
     };
+}
+
+/// No permission: any valid key of the organization (the handler decides what it may see).
+pub struct AnyKey;
+
+impl Permission for AnyKey {
+    const NAME: Option<&'static str> = None;
 }
 
 permissions! {
@@ -125,11 +133,17 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Actor, Erro
             &computed
         }
     };
-    let actor = state
-        .engine
-        .authenticate(digest, secret)
-        .await?
-        .ok_or_else(|| Error::unauthenticated("invalid, expired or revoked API key"))?;
+    let Some(actor) = state.engine.authenticate(digest, secret).await? else {
+        if is_root_key(state, secret) {
+            return Err(Error::unauthenticated(
+                "the root key serves only the platform routes (POST /v1/organizations); \
+                 use an organization's admin or user key here",
+            ));
+        }
+        return Err(Error::unauthenticated(
+            "invalid, expired or revoked API key",
+        ));
+    };
     state.key_usage.note(&actor.key_id);
     // the request's span (see `api::observe`) names the organization from here on
     tracing::Span::current().record("org", tracing::field::display(actor.org_id.as_str()));
@@ -149,6 +163,20 @@ impl<P> Authorized<P> {
     /// The caller's organization: the only one a native handler may touch.
     pub fn org(&self) -> &OrgId {
         &self.actor.org_id
+    }
+
+    /// Whether the caller holds `permission` at organization level now (beyond the route's).
+    pub fn holds(&self, permission: &str) -> bool {
+        orgiam_authz::Holder::holds(&self.view, permission, None, now_unix())
+    }
+
+    /// 403 `missing_permission` unless the caller holds `permission` too.
+    pub fn require(&self, permission: &'static str) -> Result<(), Error> {
+        if self.holds(permission) {
+            Ok(())
+        } else {
+            Err(Error::missing_permission(permission))
+        }
     }
 
     /// The caller as a change author, with its grants for the no-escalation rule.
@@ -172,19 +200,28 @@ where
         let state = AppState::from_ref(state);
         let actor = authenticate(&state, parts).await?;
         let snapshot = state.engine.snapshot(&actor.org_id, 0).await?;
-        if !snapshot.check(actor.user_id.as_str(), P::NAME, None, now_unix()) {
-            return Err(Error::missing_permission(P::NAME).into());
+        let view = view_of(snapshot, &actor);
+        if let Some(name) = P::NAME {
+            if !orgiam_authz::Holder::holds(&view, name, None, now_unix()) {
+                return Err(Error::missing_permission(name).into());
+            }
         }
-        let view = UserView {
-            snapshot,
-            user: actor.user_id.as_str().to_owned(),
-        };
         Ok(Authorized {
             actor,
             view,
             _p: PhantomData,
         })
     }
+}
+
+/// What a key may do in its organization's `snapshot`: its principal's permissions, and for a
+/// key minted by another member only those both hold now.
+pub fn view_of(snapshot: std::sync::Arc<orgiam_authz::Snapshot>, actor: &Actor) -> UserView {
+    UserView::new(
+        snapshot,
+        actor.user_id.as_str().to_owned(),
+        actor.minted_by.as_ref().map(|u| u.as_str().to_owned()),
+    )
 }
 
 /// Whether `secret` is the platform root key (constant-time on the digests).

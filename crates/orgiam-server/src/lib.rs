@@ -62,6 +62,10 @@ pub struct ServeConfig {
     pub auth_failure_burst: u32,
     /// Most connections open at once (0: no cap).
     pub max_connections: usize,
+    /// The URL people reach this server at (`https://iam.example.com`): links (invitation
+    /// `accept_url`s) are built from it only, never from request headers; without it they are
+    /// paths.
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -79,6 +83,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("auth_failures_per_minute", &self.auth_failures_per_minute)
             .field("auth_failure_burst", &self.auth_failure_burst)
             .field("max_connections", &self.max_connections)
+            .field("public_url", &self.public_url)
             .finish_non_exhaustive()
     }
 }
@@ -102,8 +107,36 @@ impl ServeConfig {
             auth_failures_per_minute: limits::DEFAULT_AUTH_FAILURES_PER_MINUTE,
             auth_failure_burst: limits::DEFAULT_AUTH_FAILURE_BURST,
             max_connections: listener::DEFAULT_MAX_CONNECTIONS,
+            public_url: None,
         }
     }
+}
+
+/// Validates `--public-url`: an `http` or `https` URL without query or fragment; returned
+/// without its trailing slash, so that a path can follow it.
+pub fn public_url(url: Option<&str>) -> orgiam_core::Result<Option<String>> {
+    let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let ok = rest.is_some_and(|r| {
+        let host = r.split('/').next().unwrap_or("");
+        !host.is_empty()
+            && r.bytes().all(|b| b.is_ascii_graphic())
+            && !r.contains(['?', '#', '"', '<', '>', '\\', '\''])
+    });
+    if !ok {
+        return Err(orgiam_core::Error::invalid(
+            "public_url",
+            format!(
+                "public URL '{}' must be an http:// or https:// URL without query or fragment",
+                orgiam_core::validate::quote(url)
+            ),
+        ));
+    }
+    Ok(Some(url.trim_end_matches('/').to_owned()))
 }
 
 /// A database URL with any password replaced, for logs.
@@ -203,6 +236,7 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
             )
         },
         request_timeout: config.request_timeout.filter(|t| !t.is_zero()),
+        public_url: public_url(config.public_url.as_deref())?,
     });
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await

@@ -91,6 +91,10 @@ enum Command {
         /// no cap.
         #[arg(long, env = "ORGIAM_MAX_CONNECTIONS", default_value_t = orgiam_server::listener::DEFAULT_MAX_CONNECTIONS)]
         max_connections: usize,
+        /// The URL people reach this server at (https://iam.example.com): invitation links are
+        /// built from it only; without it they are paths (/invites/accept?token=…).
+        #[arg(long, env = "ORGIAM_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Developer tools: generated data sets for benchmarks.
     Dev {
@@ -182,6 +186,7 @@ async fn main() -> ExitCode {
             auth_failures_per_minute,
             auth_failure_burst,
             max_connections,
+            public_url,
         } => {
             let mut config = ServeConfig::new(database);
             config.listen = listen;
@@ -196,6 +201,7 @@ async fn main() -> ExitCode {
             config.auth_failures_per_minute = auth_failures_per_minute;
             config.auth_failure_burst = auth_failure_burst;
             config.max_connections = max_connections;
+            config.public_url = public_url;
             config.sqlite_sync = match sqlite_synchronous {
                 Sync::Full => SqliteSync::Full,
                 Sync::Normal => SqliteSync::Normal,

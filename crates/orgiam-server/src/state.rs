@@ -33,6 +33,19 @@ pub struct Inner {
     pub auth_failures: crate::limits::RateLimiter,
     /// How long a request may run; `None` for no limit.
     pub request_timeout: Option<std::time::Duration>,
+    /// `--public-url` (no trailing slash): the only source of absolute links.
+    pub public_url: Option<String>,
+}
+
+impl Inner {
+    /// An absolute link to `path` (which starts with `/`) when a public URL is configured,
+    /// else the path itself. Never built from the request's `Host` or `X-Forwarded-*`.
+    pub fn link(&self, path: &str) -> String {
+        match &self.public_url {
+            Some(base) => format!("{base}{path}"),
+            None => path.to_owned(),
+        }
+    }
 }
 
 impl AppState {

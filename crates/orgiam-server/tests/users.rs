@@ -149,21 +149,56 @@ backend_tests!(the_last_owner_is_protected, |s: TestServer| async move {
     );
     // with a second owner, the first may step down
     let other = provision(&s, "second@example.com", "owner").await;
+    // a key of the second owner's own: a key minted for them by the first owner stays
+    // bounded by the first owner, so they create an admin key (acting as themselves) with it
+    let minted = s
+        .post(
+            &format!("/v1/organization/users/{other}/api_keys"),
+            json!({"name": "k"}),
+        )
+        .await
+        .expect(200)["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other_key = s
+        .call(
+            "POST",
+            "/v1/organization/admin_api_keys",
+            Some(&minted),
+            Some(json!({"name": "own"})),
+        )
+        .await
+        .expect(200)["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     s.post(
         &format!("/v1/organization/users/{owner}"),
         json!({"role": "admin"}),
     )
     .await
     .expect(200);
-    assert_eq!(
-        s.post(
+    // the former owner, now an admin, may not touch the owner at all (only owners manage
+    // owners); the remaining owner may not step down (the last owner stays)
+    let admin_tries = s
+        .post(
             &format!("/v1/organization/users/{other}"),
-            json!({"role": "member"})
+            json!({"role": "member"}),
         )
-        .await
-        .status,
-        409
-    );
+        .await;
+    assert_eq!(admin_tries.status, 403);
+    assert_eq!(admin_tries.error("code"), "privilege_escalation");
+    let last = s
+        .call(
+            "POST",
+            &format!("/v1/organization/users/{other}"),
+            Some(&other_key),
+            Some(json!({"role": "member"})),
+        )
+        .await;
+    assert_eq!(last.status, 409, "{}", last.body);
+    assert_eq!(last.error("code"), "last_owner");
     s.stop().await;
 });
 

@@ -7,7 +7,6 @@
 //! SHA-256. Removing a membership removes its keys (foreign-key cascade), and since every
 //! request re-reads the key's row, a deleted, expired or orphaned key fails on its next use.
 
-use orgiam_authz::Grant;
 use orgiam_core::catalog::SystemRole;
 use orgiam_core::ids::{KeyId, OrgId, UserId};
 use orgiam_core::keys::KeyKind;
@@ -135,36 +134,6 @@ fn key_json(k: &KeyRecord) -> serde_json::Value {
     })
 }
 
-/// No escalation through a user key: the actor must hold every permission of every live grant
-/// of the target, at that grant's scope (organization, or the grant's project).
-fn ensure_holds_grants(actor: &ActorRef<'_>, target: &[Grant]) -> Result<()> {
-    let now = now_unix();
-    for g in target
-        .iter()
-        .filter(|g| g.expires_at.is_none_or(|t| t > now))
-    {
-        match (&g.project_id, actor) {
-            (None, _) => actor.ensure_holds(&g.permissions)?,
-            (Some(project), ActorRef::Key { grants, .. }) => {
-                if let Some(p) = g
-                    .permissions
-                    .iter()
-                    .find(|p| !grants.holds(p, Some(project), now))
-                {
-                    return Err(Error::forbidden(
-                        "privilege_escalation",
-                        format!(
-                            "a key for this user would hold '{p}' in project '{project}', which you lack there"
-                        ),
-                    ));
-                }
-            }
-            (Some(_), ActorRef::System) => {}
-        }
-    }
-    Ok(())
-}
-
 impl Store {
     async fn list_keys(
         &self,
@@ -206,6 +175,8 @@ impl Store {
         let before = find_key(&mut w.tx, org, kind, user_id, id)
             .await?
             .ok_or_else(|| Error::not_found(kind_name(kind), id))?;
+        // the target rule: revoking a member's key needs everything that member holds
+        w.ensure_covers(actor, before.key.user_id.as_str()).await?;
         sqlx::query("DELETE FROM api_keys WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())
             .bind(id)
@@ -318,18 +289,18 @@ impl Store {
         let (name, expires_at) = check_new_key(name, expires_in_seconds)?;
         // 404 before anything is said about what the user holds
         self.get_member(org, user_id).await?;
-        let target = self.user_grants(org, user_id).await?;
-        ensure_holds_grants(actor, &target)?;
         let mut w = self.begin_write(org).await?;
         let owner = member(&mut w.tx, org, user_id)
             .await?
             .ok_or_else(|| Error::not_found("user", user_id))?;
+        // no escalation through a key: the actor holds everything the user holds
+        w.ensure_covers(actor, user_id).await?;
         let (key, secret) = insert_key(
             &mut w,
             KeyKind::User,
             &name,
             &owner.user_id,
-            actor.user_id(),
+            actor.minter_for(user_id),
             expires_at,
         )
         .await?;

@@ -4,6 +4,7 @@
 //! principal (user or group) and the scope (organization or one project), so project and group
 //! assignments reuse them.
 
+use orgiam_authz::{Grant, Holder as _, Via};
 use std::collections::{BTreeMap, HashMap};
 
 use orgiam_core::ids::{AssignmentId, OrgId};
@@ -151,7 +152,7 @@ pub(crate) async fn held_roles(
         q = q.bind(id.clone());
     }
     let rows = q.fetch_all(&mut *conn).await.map_err(db)?;
-    let roles: HashMap<String, Role> = roles_by_ids(conn, role_ids)
+    let roles: HashMap<String, Role> = roles_by_ids(conn, org, role_ids)
         .await?
         .into_iter()
         .map(|r| (r.id.as_str().to_owned(), r))
@@ -267,6 +268,10 @@ pub(crate) async fn upsert_assignment(
         let id: String = row.try_get("id").map_err(db)?;
         let is_base: i64 = row.try_get("is_base").map_err(db)?;
         let old: Option<i64> = row.try_get("expires_at").map_err(db)?;
+        let lengthens = old.is_some_and(|o| expires_at.is_none_or(|n| n > o));
+        if is_base == 0 && lengthens {
+            ensure_grantable_without(w, actor, principal, project, role_id).await?;
+        }
         if is_base == 0 {
             sqlx::query(
                 "UPDATE role_assignments SET expires_at = $1, \
@@ -315,6 +320,51 @@ pub(crate) async fn upsert_assignment(
         event_type: "role.assignment.created",
         before: None,
     })
+}
+
+/// Renewing or lengthening an assignment is a new grant: if the actor holds this very
+/// assignment (directly, or through the group it is given to), it must hold every permission
+/// of the role without it (403 `privilege_escalation`).
+async fn ensure_grantable_without(
+    w: &mut WriteTx,
+    actor: &ActorRef<'_>,
+    principal: Principal<'_>,
+    project: Option<&str>,
+    role_id: &str,
+) -> Result<()> {
+    let ActorRef::Key { actor: a, .. } = actor else {
+        return Ok(());
+    };
+    let org = w.org_id.clone();
+    let mine = crate::grants::grants_in(&mut w.tx, &org, a.user_id.as_str()).await?;
+    let this = |g: &Grant| {
+        g.role_id == role_id
+            && g.project_id.as_deref() == project
+            && match (&g.via, principal) {
+                (Via::Direct, Principal::User(u)) => u == a.user_id.as_str(),
+                (Via::Group(gid), Principal::Group(pg)) => gid == pg,
+                _ => false,
+            }
+    };
+    let Some(held) = mine.iter().find(|g| this(g)) else {
+        return Ok(());
+    };
+    let rest: Vec<Grant> = mine.iter().filter(|g| !this(g)).cloned().collect();
+    let now = now_unix();
+    match held
+        .permissions
+        .iter()
+        .find(|p| !rest.holds(p, project, now))
+    {
+        None => Ok(()),
+        Some(p) => Err(Error::forbidden(
+            "privilege_escalation",
+            format!(
+                "renewing or lengthening an assignment is a new grant, and without this very \
+                 assignment you lack '{p}'"
+            ),
+        )),
+    }
 }
 
 /// Deletes the direct grant of `role_id` to `principal` at `project` in the open write;
@@ -496,6 +546,7 @@ impl Store {
         let m = member(&mut w.tx, org, user_id)
             .await?
             .ok_or_else(|| Error::not_found("user", user_id))?;
+        w.ensure_covers(actor, user_id).await?;
         let role = org_role(&mut w.tx, org, role_id)
             .await?
             .ok_or_else(|| Error::not_found("role", role_id))?;
@@ -541,6 +592,7 @@ impl Store {
         if member(&mut w.tx, org, user_id).await?.is_none() {
             return Err(Error::not_found("user", user_id));
         }
+        w.ensure_covers(actor, user_id).await?;
         let id = delete_assignment(&mut w, Principal::User(user_id), None, role_id).await?;
         w.audit(
             actor,

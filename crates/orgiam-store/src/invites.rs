@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use orgiam_authz::Holder as _;
 use orgiam_core::catalog::{ResourceType, SystemRole};
 use orgiam_core::ids::{InviteId, OrgId, ProjectId};
 use orgiam_core::keys;
@@ -22,7 +23,7 @@ use sqlx::{AnyConnection, Row as _};
 use crate::db::{Store, db};
 use crate::members::{insert_membership, member, member_json, upsert_user};
 use crate::sql::{keyset, placeholders};
-use crate::write::{ActorRef, AuditEvent};
+use crate::write::{ActorRef, AuditEvent, WriteTx};
 
 /// How long an invitation stays valid: seven days, in seconds.
 pub const INVITE_LIFETIME_SECONDS: i64 = 7 * 24 * 3600;
@@ -230,7 +231,7 @@ fn parse_roles(new: &NewInvite) -> Result<(SystemRole, Vec<InviteProject>)> {
 /// each project role's permissions in that project.
 fn ensure_may_invite(
     actor: &ActorRef<'_>,
-    role: SystemRole,
+    base: &[String],
     projects: &[InviteProject],
 ) -> Result<()> {
     let names = |r: SystemRole| {
@@ -238,7 +239,7 @@ fn ensure_may_invite(
             .map(|p| p.name.to_owned())
             .collect::<Vec<_>>()
     };
-    actor.ensure_holds(&names(role))?;
+    actor.ensure_holds(base)?;
     let ActorRef::Key { grants, .. } = actor else {
         return Ok(());
     };
@@ -269,6 +270,46 @@ fn bad_token() -> Error {
     e
 }
 
+/// An invitation is granted on its inviter's authority, checked again at acceptance: the
+/// inviter must still be a member holding `api.invites.write` and every permission of the
+/// invited roles (403 `inviter_lacks_authority` otherwise; the invitation stays pending).
+async fn ensure_inviter_still_may(w: &mut WriteTx, invite: &Invite) -> Result<()> {
+    let Some(inviter) = invite.invited_by.as_deref() else {
+        return Ok(());
+    };
+    let org = w.org_id.clone();
+    let grants = crate::grants::grants_in(&mut w.tx, &org, inviter).await?;
+    let mut needed: Vec<(String, Option<String>)> = vec![("api.invites.write".to_owned(), None)];
+    let role = crate::roles::org_role(&mut w.tx, &org, invite.role.id_str()).await?;
+    needed.extend(
+        role.map(|r| r.permissions)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| (p, None)),
+    );
+    for p in &invite.projects {
+        needed.extend(
+            p.role
+                .permissions()
+                .map(|x| (x.name.to_owned(), Some(p.project_id.clone()))),
+        );
+    }
+    let now = now_unix();
+    match needed
+        .iter()
+        .find(|(p, project)| !grants.holds(p, project.as_deref(), now))
+    {
+        None => Ok(()),
+        Some((p, _)) => Err(Error::forbidden(
+            "inviter_lacks_authority",
+            format!(
+                "whoever sent this invitation no longer holds '{p}', so it cannot be accepted; \
+                 ask for a new one"
+            ),
+        )),
+    }
+}
+
 impl Store {
     /// Invites `new.email` with a fresh token; 409 `already_member` if the address belongs to
     /// a member, 409 `invite_pending` if a pending invitation for it exists. Returns the
@@ -282,7 +323,6 @@ impl Store {
         let email = validate::email("email", &new.email)?;
         let email_key = validate::fold_case(&email);
         let (role, projects) = parse_roles(&new)?;
-        ensure_may_invite(actor, role, &projects)?;
         let mut w = self.begin_write(org).await?;
         for (i, p) in projects.iter().enumerate() {
             let archived: Option<Option<i64>> = sqlx::query_scalar(
@@ -308,6 +348,13 @@ impl Store {
                 Some(None) => {}
             }
         }
+        // the base role as this organization lists it (owner and admin hold its own
+        // permissions too)
+        let base = crate::roles::org_role(&mut w.tx, org, role.id_str())
+            .await?
+            .map(|r| r.permissions)
+            .unwrap_or_default();
+        ensure_may_invite(actor, &base, &projects)?;
         let is_member: Option<String> = sqlx::query_scalar(
             "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
              WHERE m.org_id = $1 AND u.email_key = $2",
@@ -523,6 +570,7 @@ impl Store {
                 "this invitation has expired; ask for a new one",
             ));
         }
+        ensure_inviter_still_may(&mut w, &invite).await?;
         let user_id = upsert_user(&mut w, &invite.email).await?;
         let actor = ActorRef::System;
         insert_membership(

@@ -94,7 +94,7 @@ impl Store {
     pub async fn lookup_key(&self, secret: &str) -> Result<Option<KeyHit>> {
         let digest = keys::hash(secret);
         let sql = format!(
-            "SELECT {KEY_COLUMNS}, k.secret_hash, u.email FROM api_keys k \
+            "SELECT {KEY_COLUMNS}, k.secret_hash, k.created_by, u.email FROM api_keys k \
              JOIN users u ON u.id = k.user_id WHERE k.secret_hash = $1"
         );
         let Some(row) = sqlx::query(&sql)
@@ -114,12 +114,20 @@ impl Store {
             return Ok(None);
         }
         let expires_at = key.expires_at;
+        let created_by: Option<String> = row.try_get("created_by").map_err(db)?;
+        let minted_by = match key.kind {
+            KeyKind::User => created_by
+                .filter(|c| c != key.user_id.as_str())
+                .map(UserId::from_trusted),
+            KeyKind::Admin | KeyKind::Root => None,
+        };
         let actor = Actor {
             org_id: key.org_id,
             user_id: key.user_id,
             email: row.try_get("email").map_err(db)?,
             key_id: key.id,
             key_kind: key.kind,
+            minted_by,
         };
         Ok(Some(KeyHit { actor, expires_at }))
     }

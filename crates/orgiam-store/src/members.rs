@@ -128,8 +128,17 @@ pub(crate) async fn insert_membership(
     Ok(())
 }
 
-fn role_permissions(role: SystemRole) -> Vec<String> {
-    role.permissions().map(|p| p.name.to_owned()).collect()
+/// Every permission the system role `role` holds in `org` (owner and admin hold the
+/// organization's own permissions too).
+async fn role_permissions(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    role: SystemRole,
+) -> Result<Vec<String>> {
+    Ok(crate::roles::org_role(conn, org, role.id_str())
+        .await?
+        .map(|r| r.permissions)
+        .unwrap_or_else(|| role.permissions().map(|p| p.name.to_owned()).collect()))
 }
 
 /// How many owners `org` has.
@@ -250,8 +259,8 @@ impl Store {
         if new.role.resource_type() != ResourceType::Organization {
             return Err(Error::invalid("role", "role must be an organization role"));
         }
-        actor.ensure_holds(&role_permissions(new.role))?;
         let mut w = self.begin_write(org).await?;
+        actor.ensure_holds(&role_permissions(&mut w.tx, org, new.role).await?)?;
         let user_id = upsert_user(&mut w, &email).await?;
         insert_membership(&mut w, actor, &user_id, &email, name.as_deref(), new.role).await?;
         let m = member(&mut w.tx, org, user_id.as_str())
@@ -289,11 +298,15 @@ impl Store {
         let before = member(&mut w.tx, org, user_id)
             .await?
             .ok_or_else(|| Error::not_found("user", user_id))?;
+        // the target rule: only who holds everything the member holds may change them
+        w.ensure_covers(actor, user_id).await?;
         if let Some(role) = role {
             if role.resource_type() != ResourceType::Organization {
                 return Err(Error::invalid("role", "role must be an organization role"));
             }
-            actor.ensure_holds(&role_permissions(role))?;
+            // a base-role change needs every permission of the old and the new role
+            actor.ensure_holds(&role_permissions(&mut w.tx, org, before.role).await?)?;
+            actor.ensure_holds(&role_permissions(&mut w.tx, org, role).await?)?;
             if before.role == SystemRole::OrgOwner
                 && role != SystemRole::OrgOwner
                 && owner_count(&mut w.tx, org).await? <= 1
@@ -367,6 +380,7 @@ impl Store {
         let before = member(&mut w.tx, org, user_id)
             .await?
             .ok_or_else(|| Error::not_found("user", user_id))?;
+        w.ensure_covers(actor, user_id).await?;
         if before.role == SystemRole::OrgOwner && owner_count(&mut w.tx, org).await? <= 1 {
             return Err(last_owner(user_id));
         }
@@ -387,6 +401,29 @@ impl Store {
                 .await
                 .map_err(db)?;
             removed.insert(table.to_owned(), json!(n));
+        }
+        // what they handed out on their own authority dies with them: keys they minted for
+        // others, and their pending invitations
+        for (name, sql) in [
+            (
+                "minted_keys",
+                "DELETE FROM api_keys WHERE org_id = $1 AND created_by = $2 AND kind = 'user' \
+                 AND user_id <> $2",
+            ),
+            (
+                "pending_invites",
+                "DELETE FROM invitations WHERE org_id = $1 AND invited_by = $2 \
+                 AND accepted_at IS NULL",
+            ),
+        ] {
+            let n = sqlx::query(sql)
+                .bind(org.as_str())
+                .bind(user_id)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+            removed.insert(name.to_owned(), json!(n));
         }
         sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
             .bind(org.as_str())

@@ -261,8 +261,54 @@ fn packed_role(f: [&str; 10]) -> Result<Role> {
     })
 }
 
-/// Roles by id (any scope), in no particular order.
-pub(crate) async fn roles_by_ids(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Role>> {
+/// Completes the listings of the system roles among `roles` as `org` sees them: owner and
+/// admin hold every permission the organization defines (the stored rows carry only their
+/// built-in sets, shared by every organization), so that a role's listing is exactly what it
+/// grants (the engine reads the same rule, `SystemRole::holds_permission`).
+pub(crate) async fn complete_system_roles(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    roles: &mut [Role],
+) -> Result<()> {
+    let wide = |r: &Role| {
+        r.org_id.is_none()
+            && SystemRole::from_id(r.id.as_str()).is_some_and(SystemRole::holds_custom)
+    };
+    if !roles.iter().any(wide) {
+        return Ok(());
+    }
+    let own: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, resource_type FROM permissions WHERE org_id = $1")
+            .bind(org.as_str())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+    for r in roles.iter_mut().filter(|r| wide(r)) {
+        let Some(system) = SystemRole::from_id(r.id.as_str()) else {
+            continue;
+        };
+        r.permissions.extend(
+            own.iter()
+                .filter(|(n, rt)| {
+                    system.holds_permission(
+                        n,
+                        ResourceType::parse(rt).unwrap_or(ResourceType::Organization),
+                    )
+                })
+                .map(|(n, _)| n.clone()),
+        );
+        r.permissions.sort_unstable();
+        r.permissions.dedup();
+    }
+    Ok(())
+}
+
+/// Roles by id (any scope) as `org` sees them, in no particular order.
+pub(crate) async fn roles_by_ids(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    ids: &[String],
+) -> Result<Vec<Role>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -275,7 +321,9 @@ pub(crate) async fn roles_by_ids(conn: &mut AnyConnection, ids: &[String]) -> Re
         q = q.bind(id.clone());
     }
     let rows = q.fetch_all(&mut *conn).await.map_err(db)?;
-    with_permissions(conn, rows).await
+    let mut roles = with_permissions(conn, rows).await?;
+    complete_system_roles(conn, org, &mut roles).await?;
+    Ok(roles)
 }
 
 /// The organization-level role `id` as `org` sees it: a system org role or one of its own.
@@ -299,7 +347,9 @@ pub(crate) async fn scoped_role(
     let sql = format!("SELECT {ROLE_COLUMNS} FROM roles WHERE id = $1 AND {cond}");
     let q = scope.bind(sqlx::query(&sql).bind(id.to_owned()), org);
     let rows = q.fetch_all(&mut *conn).await.map_err(db)?;
-    Ok(with_permissions(conn, rows).await?.pop())
+    let mut roles = with_permissions(conn, rows).await?;
+    complete_system_roles(conn, org, &mut roles).await?;
+    Ok(roles.pop())
 }
 
 /// Resolves permission names for a role of `resource_type` in `org`, naming `permissions[i]`
@@ -459,6 +509,8 @@ pub(crate) async fn change_role(
         None => None,
     };
     let before = writable_role(w, org, scope, id).await?;
+    // editing a role needs every permission it holds (and, below, every one it will hold)
+    actor.ensure_holds_in(scope.project(), &before.permissions)?;
     let now = now_unix();
     if let Some(name) = &name {
         let r = sqlx::query("UPDATE roles SET name = $1, name_key = $2 WHERE id = $3")
@@ -482,12 +534,8 @@ pub(crate) async fn change_role(
     }
     if let Some(names) = &changes.permissions {
         let perms = resolve_permissions(&mut w.tx, org, before.resource_type, names).await?;
-        let added: Vec<String> = perms
-            .iter()
-            .map(|(_, n)| n.clone())
-            .filter(|n| !before.permissions.contains(n))
-            .collect();
-        actor.ensure_holds_in(scope.project(), &added)?;
+        let after: Vec<String> = perms.iter().map(|(_, n)| n.clone()).collect();
+        actor.ensure_holds_in(scope.project(), &after)?;
         sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
             .bind(id)
             .execute(&mut *w.tx)
@@ -518,11 +566,14 @@ pub(crate) async fn change_role(
 /// returns the role and how many assignments went with it.
 pub(crate) async fn remove_role(
     w: &mut WriteTx,
+    actor: &ActorRef<'_>,
     org: &OrgId,
     scope: RoleScope<'_>,
     id: &str,
 ) -> Result<(Role, i64)> {
     let before = writable_role(w, org, scope, id).await?;
+    // deleting a role needs every permission it holds
+    actor.ensure_holds_in(scope.project(), &before.permissions)?;
     let assignments: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM role_assignments WHERE role_id = $1")
             .bind(id)
@@ -646,6 +697,7 @@ impl Store {
             Order::Desc => y.id.as_str().cmp(x.id.as_str()),
         });
         roles.truncate(page.limit as usize + 1);
+        complete_system_roles(&mut conn, org, &mut roles).await?;
         Ok(Page::from_overfetch(roles, page.limit))
     }
 
@@ -763,7 +815,7 @@ impl Store {
         id: &str,
     ) -> Result<i64> {
         let mut w = self.begin_write(org).await?;
-        let (before, assignments) = remove_role(&mut w, org, scope, id).await?;
+        let (before, assignments) = remove_role(&mut w, actor, org, scope, id).await?;
         w.audit(
             actor,
             AuditEvent {

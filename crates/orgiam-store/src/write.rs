@@ -7,8 +7,16 @@
 //! SQLite there is a single writer anyway, and writes share commits through the write lane
 //! (see `lane.rs`): each runs in a savepoint of a batch transaction, and is acknowledged once
 //! the batch's `COMMIT` returned.
+//!
+//! Authorization is checked again inside the transaction, at the revision the write commits
+//! at: recording the audit event (the last step of every write) re-reads the key's row, and,
+//! when the actor's snapshot is older than that revision's predecessor, the actor's grants, on
+//! the write's own connection, and refuses the write unless every permission it relied on is
+//! still held (see [`WriteTx::audit`]). On PostgreSQL the organization's row lock taken by the
+//! revision bump keeps a concurrent demotion or revocation out until this write is done; on
+//! SQLite the batch's savepoints run one after another on one connection.
 
-use orgiam_authz::Holder;
+use orgiam_authz::{Grant, Holder};
 use orgiam_core::ids::{AuditId, OrgId};
 use orgiam_core::model::Actor;
 use orgiam_core::{Error, Result, now_unix};
@@ -55,6 +63,22 @@ impl ActorRef<'_> {
         }
     }
 
+    /// Whose authority a key this actor mints for `target` is bounded by (its `created_by`):
+    /// the actor's; but when the actor mints for its own user with a key someone else minted
+    /// for it, that someone's, so that such a key cannot mint itself free of its bound.
+    pub fn minter_for(&self, target: &str) -> Option<&str> {
+        match self {
+            ActorRef::Key { actor, .. } if actor.user_id.as_str() == target => Some(
+                actor
+                    .minted_by
+                    .as_ref()
+                    .map_or(actor.user_id.as_str(), |m| m.as_str()),
+            ),
+            ActorRef::Key { actor, .. } => Some(actor.user_id.as_str()),
+            ActorRef::System => None,
+        }
+    }
+
     /// No privilege escalation: the actor must itself hold every permission it hands out
     /// (403 `privilege_escalation` naming the first it lacks).
     pub fn ensure_holds(&self, permissions: &[String]) -> Result<()> {
@@ -75,6 +99,38 @@ impl ActorRef<'_> {
                 format!("you can only grant permissions you hold yourself; you lack '{p}'"),
             )),
         }
+    }
+
+    /// The target rule: the actor must hold every permission of every live grant in
+    /// `target` (a member's, or a role's about to be handed out), at that grant's scope
+    /// (organization, or the grant's project). 403 `privilege_escalation` naming `whom` and
+    /// the first permission lacking.
+    pub fn ensure_holds_grants(&self, target: &[Grant], whom: &str) -> Result<()> {
+        let ActorRef::Key { grants, .. } = self else {
+            return Ok(());
+        };
+        let now = now_unix();
+        for g in target
+            .iter()
+            .filter(|g| g.expires_at.is_none_or(|t| t > now))
+        {
+            let project = g.project_id.as_deref();
+            if let Some(p) = g
+                .permissions
+                .iter()
+                .find(|p| !grants.holds(p, project, now))
+            {
+                let place = match project {
+                    Some(pr) => format!(" in project '{pr}'"),
+                    None => String::new(),
+                };
+                return Err(Error::forbidden(
+                    "privilege_escalation",
+                    format!("{whom} holds '{p}'{place}, which you lack"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -210,11 +266,104 @@ impl WriteTx {
         }
     }
 
-    /// Records the change's audit event (exactly once per transaction).
+    /// Checks the actor's authority again at this write's revision: the key must still exist
+    /// (unexpired), and if anything changed in the organization since the snapshot the
+    /// request was authorized on, the actor (and, for a key minted by someone else, its
+    /// minter) must still hold every permission this request relied on, as the write's own
+    /// transaction reads them. 401 for a key revoked meanwhile, 403 `authorization_changed`
+    /// otherwise.
+    async fn recheck(&mut self, actor: &ActorRef<'_>) -> Result<()> {
+        let ActorRef::Key { actor: a, grants } = actor else {
+            return Ok(());
+        };
+        let now = now_unix();
+        let key: Option<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT user_id, expires_at FROM api_keys WHERE id = $1 AND org_id = $2",
+        )
+        .bind(a.key_id.as_str())
+        .bind(self.org_id.as_str())
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        match key {
+            Some((user, exp)) if user == a.user_id.as_str() && exp.is_none_or(|t| t > now) => {}
+            _ => {
+                return Err(Error::unauthenticated(
+                    "the API key was revoked or expired before this change could commit",
+                ));
+            }
+        }
+        if grants.revision() == Some(self.revision - 1) {
+            // the snapshot the permissions were checked on is this write's predecessor: they
+            // still hold (the key is read above regardless: it may have been authenticated
+            // before that snapshot)
+            return Ok(());
+        }
+        let mine = crate::grants::grants_in(&mut self.tx, &self.org_id, a.user_id.as_str()).await?;
+        let minter = match &a.minted_by {
+            Some(m) => {
+                Some(crate::grants::grants_in(&mut self.tx, &self.org_id, m.as_str()).await?)
+            }
+            None => None,
+        };
+        for (p, project) in grants.relied_on() {
+            let project = project.as_deref();
+            let held = mine.holds(&p, project, now)
+                && minter.as_ref().is_none_or(|g| g.holds(&p, project, now));
+            if !held {
+                return Err(Error::forbidden(
+                    "authorization_changed",
+                    format!(
+                        "you no longer hold '{p}': your permissions changed before this change \
+                         could commit"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The target rule for a change to member `user_id` (their membership, assignments or
+    /// keys): the actor must hold every permission the member holds now, as this transaction
+    /// reads it. Owners hold everything, so only owners manage owners.
+    pub(crate) async fn ensure_covers(
+        &mut self,
+        actor: &ActorRef<'_>,
+        user_id: &str,
+    ) -> Result<()> {
+        self.ensure_covers_in(actor, user_id, None).await
+    }
+
+    /// The target rule for a change inside `project` (when given): only what the member holds
+    /// there counts (organization-level grants, which apply in every project, and the
+    /// project's own), compared with what the actor holds there.
+    pub(crate) async fn ensure_covers_in(
+        &mut self,
+        actor: &ActorRef<'_>,
+        user_id: &str,
+        project: Option<&str>,
+    ) -> Result<()> {
+        if let ActorRef::System = actor {
+            return Ok(());
+        }
+        let org = self.org_id.clone();
+        let mut target = crate::grants::grants_in(&mut self.tx, &org, user_id).await?;
+        if let Some(p) = project {
+            target.retain(|g| g.project_id.as_deref().is_none_or(|gp| gp == p));
+            for g in &mut target {
+                g.project_id = Some(p.to_owned());
+            }
+        }
+        actor.ensure_holds_grants(&target, &format!("user '{user_id}'"))
+    }
+
+    /// Records the change's audit event (exactly once per transaction), after checking the
+    /// actor's authority again at this write's revision (see `recheck`).
     pub async fn audit(&mut self, actor: &ActorRef<'_>, event: AuditEvent) -> Result<()> {
         if self.audited {
             return Err(Error::internal("a write recorded two audit events"));
         }
+        self.recheck(actor).await?;
         let (actor_type, user_id, email, key_id, actor_json) = match actor {
             ActorRef::Key { actor: a, .. } => (
                 "api_key",

@@ -2,7 +2,6 @@
 //! invitation's token is the credential. The token appears only in the create response.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use orgiam_core::ids::InviteId;
@@ -123,24 +122,8 @@ pub struct InviteAccepted {
     pub user: OrganizationUser,
 }
 
-/// `scheme://host` of the request, from `Host` (and `X-Forwarded-Proto`), if it looks like a
-/// host name; `None` otherwise, so that a hostile header cannot inject anything.
-pub(crate) fn request_base(headers: &HeaderMap) -> Option<String> {
-    let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
-    let ok = !host.is_empty()
-        && host.len() <= 255
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
-    if !ok {
-        return None;
-    }
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
-    Some(format!("{}://{host}", if https { "https" } else { "http" }))
-}
+/// The page a person opens from an invitation link (`GET`), and where its form posts.
+pub const ACCEPT_PAGE: &str = "/invites/accept";
 
 /// Lists the organization's invitations, oldest first.
 #[utoipa::path(get, path = "/v1/organization/invites", operation_id = "list-invites", tag = "invites",
@@ -161,14 +144,14 @@ pub async fn list(
     )))
 }
 
-/// Invites an address; the response alone carries the secret `token` and the `accept_url`.
+/// Invites an address; the response alone carries the secret `token` and the `accept_url`
+/// (built from the server's `--public-url` only, else the path `/invites/accept?token=…`).
 #[utoipa::path(post, path = "/v1/organization/invites", operation_id = "inviteUser", tag = "invites", request_body = InviteCreate,
     responses((status = 200, body = InviteObject), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     auth: Authorized<InvitesWrite>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Body(body): Body<InviteCreate>,
 ) -> ApiResult<Written<InviteObject>> {
     let new = NewInvite {
@@ -185,12 +168,8 @@ pub async fn create(
         .store
         .create_invite(&auth.author(), auth.org(), new)
         .await?;
-    let path = format!("/v1/invites/accept?token={token}");
     let mut obj = InviteObject::from(invite);
-    obj.accept_url = Some(match request_base(&headers) {
-        Some(base) => format!("{base}{path}"),
-        None => path,
-    });
+    obj.accept_url = Some(state.link(&format!("{ACCEPT_PAGE}?token={token}")));
     obj.token = Some(token);
     Ok(Written(obj, rev))
 }
@@ -234,11 +213,12 @@ pub async fn delete(
 
 /// Accepts an invitation (no API key: the token is the credential). Unknown or deleted
 /// tokens: 404 `invite_not_found`; used: 400 `invite_already_accepted`; expired: 400
-/// `invite_expired`; the address became a member meanwhile: 409 `already_member`.
+/// `invite_expired`; the address became a member meanwhile: 409 `already_member`; the inviter
+/// no longer holds what the invitation grants: 403 `inviter_lacks_authority`.
 #[utoipa::path(post, path = "/v1/invites/accept", operation_id = "accept-invite", tag = "invites", request_body = InviteAccept,
     security(()),
-    responses((status = 200, body = InviteAccepted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = InviteAccepted), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn accept(
     State(state): State<AppState>,
     Body(body): Body<InviteAccept>,
@@ -272,4 +252,8 @@ pub fn routes() -> Router<AppState> {
             get(retrieve).delete(delete),
         )
         .route("/v1/invites/accept", post(accept))
+        .route(
+            ACCEPT_PAGE,
+            get(super::accept_page::show).post(super::accept_page::submit),
+        )
 }

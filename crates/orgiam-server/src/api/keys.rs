@@ -29,9 +29,38 @@ pub const KEY_LIMIT: LimitBounds = LimitBounds {
 pub struct KeyCreate {
     /// Display name, 1 to 256 characters.
     pub name: String,
-    /// Lifetime in seconds (1 to ten years); omit for a key that does not expire.
+    /// Lifetime in seconds (1 to ten years); omit (and `expires_at`) for a key that does not
+    /// expire.
     #[serde(default)]
     pub expires_in_seconds: Option<i64>,
+    /// When the key stops working (Unix seconds, in the future, at most ten years ahead); an
+    /// alternative to `expires_in_seconds` (not both).
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+}
+
+impl KeyCreate {
+    /// The key's lifetime in seconds from either field (400 if both are given or `expires_at`
+    /// is not in the future).
+    fn lifetime(&self) -> orgiam_core::Result<Option<i64>> {
+        match (self.expires_in_seconds, self.expires_at) {
+            (Some(_), Some(_)) => Err(orgiam_core::Error::invalid(
+                "expires_at",
+                "give expires_at or expires_in_seconds, not both",
+            )),
+            (s, None) => Ok(s),
+            (None, Some(at)) => {
+                let s = at.saturating_sub(orgiam_core::now_unix());
+                if s < 1 {
+                    return Err(orgiam_core::Error::invalid(
+                        "expires_at",
+                        format!("expires_at must be in the future, not {at}"),
+                    ));
+                }
+                Ok(Some(s))
+            }
+        }
+    }
 }
 
 /// The member a key acts as (the SDK's `Owner`).
@@ -99,7 +128,7 @@ impl ApiKeyObject {
                 name: r.owner.name,
                 email: r.owner.email,
                 role: r.owner.role.name(),
-                created_at: r.owner.created_at,
+                created_at: r.owner.added_at,
             },
             value,
         }
@@ -142,12 +171,7 @@ pub async fn create(
 ) -> ApiResult<Written<ApiKeyObject>> {
     let (record, secret, rev) = state
         .store
-        .create_admin_key(
-            &auth.author(),
-            auth.org(),
-            &body.name,
-            body.expires_in_seconds,
-        )
+        .create_admin_key(&auth.author(), auth.org(), &body.name, body.lifetime()?)
         .await?;
     Ok(Written(ApiKeyObject::render(record, Some(secret)), rev))
 }
@@ -214,8 +238,9 @@ pub async fn list_user_keys(
     )))
 }
 
-/// Mints an `sk-user-…` key acting as the member with exactly their permissions; the caller
-/// must hold all of them. `value` is shown once.
+/// Mints an `sk-user-…` key acting as the member; the caller must hold every permission the
+/// member holds. Minted for someone else, the key acts with the intersection of both users'
+/// current permissions and dies with either membership. `value` is shown once.
 #[utoipa::path(post, path = "/v1/organization/users/{user_id}/api_keys", operation_id = "create-user-api-key", tag = "users",
     params(("user_id" = String, Path)), request_body = KeyCreate,
     responses((status = 200, body = ApiKeyObject), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -232,16 +257,17 @@ pub async fn create_user_key(
             auth.org(),
             &user_id,
             &body.name,
-            body.expires_in_seconds,
+            body.lifetime()?,
         )
         .await?;
     Ok(Written(ApiKeyObject::render(record, Some(secret)), rev))
 }
 
-/// Revokes one of a member's user keys.
+/// Revokes one of a member's user keys; the caller must hold every permission the member
+/// holds.
 #[utoipa::path(delete, path = "/v1/organization/users/{user_id}/api_keys/{key_id}", operation_id = "delete-user-api-key", tag = "users",
     params(("user_id" = String, Path), ("key_id" = String, Path)),
-    responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Deleted), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_user_key(
     auth: Authorized<UsersWrite>,
     State(state): State<AppState>,

@@ -18,6 +18,7 @@ use utoipa::OpenApi;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+pub mod accept_page;
 pub mod audit;
 pub mod docs;
 pub mod groups;

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use super::wire::{List, Written};
-use crate::auth::{Authorized, PermissionsCheck, RolesRead, RolesWrite};
+use crate::auth::{
+    AnyKey, Authorized, Permission, PermissionsCheck, RolesRead, RolesWrite, UsersRead,
+};
 use crate::error::{ApiResult, ErrorBody, ErrorDetail};
 use crate::extract::{Body, Params};
 use crate::state::AppState;
@@ -166,6 +168,10 @@ pub struct CheckObject {
     pub project_id: Option<String>,
     /// Every grant that carries the permission (empty when denied).
     pub reasons: Vec<ReasonObject>,
+    /// Why the answer is `false` whatever the grants, when there is such a reason: the project
+    /// asked about is archived (archived projects grant nothing, through any role).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied_reason: Option<String>,
     /// The organization revision the answer reflects.
     pub revision: i64,
     /// In a batch only: why this check could not be answered (an unknown permission, user or
@@ -242,9 +248,35 @@ fn validate_check(snap: &Snapshot, c: &CheckRequest, param: &str) -> Result<()> 
     Ok(())
 }
 
+/// Any key may ask about its own principal; asking about anyone else needs
+/// `api.permissions.check` (403 `missing_permission` otherwise).
+fn ensure_may_ask_about<P>(auth: &Authorized<P>, user_id: &str, param: &str) -> Result<()> {
+    if user_id == auth.actor.user_id.as_str() {
+        return Ok(());
+    }
+    auth.require(PermissionsCheck::NAME.unwrap_or("api.permissions.check"))
+        .map_err(|e| {
+            Error {
+                message: format!(
+                    "{}; without it a key may only ask about its own user ('{}')",
+                    e.message,
+                    auth.actor.user_id.as_str()
+                ),
+                ..e
+            }
+            .with_param(param)
+        })
+}
+
 fn answer(snap: &Snapshot, c: CheckRequest, now: i64) -> CheckObject {
     let d = snap.explain(&c.user_id, &c.permission, c.project_id.as_deref(), now);
+    let denied_reason = c
+        .project_id
+        .as_deref()
+        .filter(|p| snap.project_archived(p))
+        .map(|p| format!("project '{p}' is archived; archived projects grant nothing"));
     CheckObject {
+        denied_reason,
         object: "permission.check",
         allowed: d.allowed,
         user_id: c.user_id,
@@ -265,6 +297,7 @@ fn refused(snap: &Snapshot, c: CheckRequest, e: Error) -> CheckObject {
         permission: c.permission,
         project_id: c.project_id,
         reasons: Vec::new(),
+        denied_reason: None,
         revision: snap.revision(),
         error: Some(ErrorDetail::of(e)),
     }
@@ -333,11 +366,13 @@ pub async fn delete(
     ))
 }
 
-/// May this user do this (here)? With the grants that say so.
+/// May this user do this (here)? With the grants that say so. Any key may ask about its own
+/// user; asking about another user needs `api.permissions.check`.
 #[utoipa::path(post, path = "/v1/organization/permissions/check", operation_id = "check-permission", tag = "permissions", request_body = CheckRequest,
-    responses((status = 200, body = CheckObject), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = CheckObject), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn check(
-    auth: Authorized<PermissionsCheck>,
+    auth: Authorized<AnyKey>,
     State(state): State<AppState>,
     Body(body): Body<CheckRequest>,
 ) -> ApiResult<Json<CheckObject>> {
@@ -345,17 +380,20 @@ pub async fn check(
         .engine
         .snapshot(auth.org(), body.at_least_revision.unwrap_or(0))
         .await?;
+    ensure_may_ask_about(&auth, &body.user_id, "user_id")?;
     validate_check(&snap, &body, "")?;
     Ok(Json(answer(&snap, body, now_unix())))
 }
 
 /// Up to 1,000 checks answered in order from one snapshot. A check that cannot be answered
 /// (an unknown permission, user or project) carries its own `error` and the others are
-/// answered regardless; only a malformed or oversized batch fails as a whole.
+/// answered regardless; only a malformed or oversized batch fails as a whole, and so does one
+/// asking about another user than the key's own without `api.permissions.check` (403).
 #[utoipa::path(post, path = "/v1/organization/permissions/check_batch", operation_id = "check-permissions-batch", tag = "permissions", request_body = CheckBatchRequest,
-    responses((status = 200, body = CheckList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = CheckList), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn check_batch(
-    auth: Authorized<PermissionsCheck>,
+    auth: Authorized<AnyKey>,
     State(state): State<AppState>,
     Body(body): Body<CheckBatchRequest>,
 ) -> ApiResult<Json<CheckList>> {
@@ -379,6 +417,9 @@ pub async fn check_batch(
         .engine
         .snapshot(auth.org(), at_least.unwrap_or(0))
         .await?;
+    for (i, c) in body.checks.iter().enumerate() {
+        ensure_may_ask_about(&auth, &c.user_id, &format!("checks[{i}].user_id"))?;
+    }
     let now = now_unix();
     let data = body
         .checks
@@ -399,12 +440,12 @@ pub async fn check_batch(
 }
 
 /// A user's effective permissions (in `project_id`, or at organization level) with where each
-/// comes from.
+/// comes from. Any key may list its own user's; another user's need `api.permissions.check`.
 #[utoipa::path(get, path = "/v1/organization/users/{user_id}/permissions", operation_id = "list-user-permissions", tag = "permissions",
     params(("user_id" = String, Path), ("project_id" = Option<String>, Query)),
-    responses((status = 200, body = List<HeldPermission>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = List<HeldPermission>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn user_permissions(
-    auth: Authorized<PermissionsCheck>,
+    auth: Authorized<AnyKey>,
     State(state): State<AppState>,
     Path(user_id): Path<String>,
     params: Params,
@@ -413,6 +454,7 @@ pub async fn user_permissions(
         .engine
         .snapshot(auth.org(), params.int("at_least_revision")?.unwrap_or(0))
         .await?;
+    ensure_may_ask_about(&auth, &user_id, "user_id")?;
     if !snap.has_user(&user_id) {
         return Err(Error::not_found("user", &user_id).into());
     }
@@ -440,19 +482,20 @@ pub async fn user_permissions(
     )))
 }
 
-/// The users who hold a permission (in `project_id`, or at organization level), by id, each
-/// with its email and display name.
+/// The users who hold a permission (in `project_id`, or at organization level), by id. Needs
+/// `api.permissions.check` and `api.users.read`.
 #[utoipa::path(get, path = "/v1/organization/permissions/{permission}/users", operation_id = "list-permission-users", tag = "permissions",
     params(("permission" = String, Path), ("project_id" = Option<String>, Query),
            ("after" = Option<String>, Query, description = "the previous page's `next`"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 100")),
-    responses((status = 200, body = List<PermissionUser>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = List<PermissionUser>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn permission_users(
     auth: Authorized<PermissionsCheck>,
     State(state): State<AppState>,
     Path(permission): Path<String>,
     params: Params,
 ) -> ApiResult<Json<List<PermissionUser>>> {
+    auth.require(UsersRead::NAME.unwrap_or("api.users.read"))?;
     let page = params.page(LIMIT, Some(Order::Asc), orgiam_core::ids::UserId::parse)?;
     let snap = state
         .engine

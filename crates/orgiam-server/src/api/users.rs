@@ -174,7 +174,9 @@ pub async fn retrieve(
     ))
 }
 
-/// Replaces a member's base role (`role` or `role_id`) and/or display name.
+/// Replaces a member's base role (`role` or `role_id`) and/or display name. The caller must
+/// hold every permission the member holds (only owners manage owners) and, for a role change,
+/// every permission of the old and the new role; the last owner stays (409).
 #[utoipa::path(post, path = "/v1/organization/users/{user_id}", operation_id = "modify-user", tag = "users",
     params(("user_id" = String, Path)), request_body = UserUpdate,
     responses((status = 200, body = OrganizationUser), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -192,7 +194,9 @@ pub async fn update(
     Ok(Written(m.into(), rev))
 }
 
-/// Removes a member with everything they hold in the organization.
+/// Removes a member with everything they hold in the organization, the keys they minted for
+/// others and their pending invitations. The caller must hold every permission the member
+/// holds; the last owner stays (409).
 #[utoipa::path(delete, path = "/v1/organization/users/{user_id}", operation_id = "delete-user", tag = "users",
     params(("user_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -240,7 +244,9 @@ pub async fn list_roles(
     )))
 }
 
-/// Grants an organization role to a user (again: updates `expires_at`).
+/// Grants an organization role to a user (again: updates `expires_at`). The caller must hold
+/// every permission of the role and every permission the user holds; renewing or lengthening
+/// the caller's own grant counts as a new grant made without it.
 #[utoipa::path(post, path = "/v1/organization/users/{user_id}/roles", operation_id = "assign-user-role", tag = "users",
     params(("user_id" = String, Path)), request_body = UserRoleCreate,
     responses((status = 200, body = UserRoleObject), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -289,7 +295,8 @@ pub async fn retrieve_role(
     ))
 }
 
-/// Revokes a user's direct grant of a role.
+/// Revokes a user's direct grant of a role; the caller must hold every permission the user
+/// holds.
 #[utoipa::path(delete, path = "/v1/organization/users/{user_id}/roles/{role_id}", operation_id = "unassign-user-role", tag = "users",
     params(("user_id" = String, Path), ("role_id" = String, Path)),
     responses((status = 200, body = AssignmentDeleted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]

@@ -110,7 +110,9 @@ pub struct OrganizationUser {
     pub role: &'static str,
     /// When the user joined the organization (Unix seconds).
     pub added_at: i64,
-    /// When the identity was created (Unix seconds).
+    /// When the user joined the organization (Unix seconds), like `added_at`: timestamps on
+    /// the wire are per membership, so that an organization learns nothing about the
+    /// identity's life elsewhere.
     pub created: i64,
     /// Accepted for SDK compatibility; always null.
     pub developer_persona: Option<String>,
@@ -127,7 +129,7 @@ impl From<Member> for OrganizationUser {
             email: m.email,
             role: m.role.name(),
             added_at: m.added_at,
-            created: m.created_at,
+            created: m.added_at,
             developer_persona: None,
             technical_level: None,
         }

@@ -330,7 +330,7 @@ pub async fn list_roles(
         AitronosError::validation("org_id", "", format!("invalid path: {}", e.body_text()))
     })?;
     let secret = api_key(&headers).or_else(|| bearer(&headers));
-    let actor = admit(&state, secret, &org_id, Some(RolesRead::NAME))
+    let (actor, _) = admit(&state, secret, &org_id, RolesRead::NAME)
         .await
         .map_err(|r| {
             let denied = matches!(r, Refusal::OtherOrganization);

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::{Refusal, admit, all_invites, all_members, bearer};
-use crate::auth::{Permission, UsersWrite};
+use crate::auth::{InvitesRead, Permission, UsersWrite};
 use crate::state::AppState;
 
 /// The routes, relative to `/compat/fiddler`.
@@ -148,9 +148,9 @@ impl From<Member> for FiddlerMember {
     }
 }
 
-fn invitation(i: Invite, base: &str) -> FiddlerInvitation {
+fn invitation(i: Invite, state: &AppState) -> FiddlerInvitation {
     FiddlerInvitation {
-        link: format!("{base}/v1/organization/invites/{}", i.id.as_str()),
+        link: state.link(&format!("/v1/organization/invites/{}", i.id.as_str())),
         id: i.id.into_string(),
         user: i.email,
         role: fiddler_role(i.role),
@@ -267,17 +267,22 @@ pub async fn roles(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Success<OrgRoles>>, FiddlerError> {
     let Path(org_id) = path.map_err(|e| bad_path(&e))?;
-    let actor = admit(&state, bearer(&headers), &org_id, Some(UsersWrite::NAME)).await?;
+    let (actor, view) = admit(&state, bearer(&headers), &org_id, UsersWrite::NAME).await?;
     let members = all_members(&state.store, &actor.org_id).await?;
-    let invites = all_invites(&state.store, &actor.org_id).await?;
-    let base = crate::api::invites::request_base(&headers).unwrap_or_default();
+    // pending invitations only for keys that may read them
+    let invites =
+        if orgiam_authz::Holder::holds(&view, InvitesRead::NAME.unwrap_or(""), None, now_unix()) {
+            all_invites(&state.store, &actor.org_id).await?
+        } else {
+            Vec::new()
+        };
     let now = now_unix();
     Ok(Success::of(OrgRoles {
         members: members.into_iter().map(FiddlerMember::from).collect(),
         invitations: invites
             .into_iter()
             .filter(|i| i.status(now) == "pending")
-            .map(|i| invitation(i, &base))
+            .map(|i| invitation(i, &state))
             .collect(),
     }))
 }

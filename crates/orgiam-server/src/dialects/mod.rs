@@ -83,13 +83,14 @@ pub(crate) fn api_key(headers: &HeaderMap) -> Option<&str> {
 
 /// Admits a dialect request: authenticates `secret` (taken from the dialect's own header) as
 /// the native routes do, refuses another organization's path before any lookup, then checks
-/// `permission` (if any) on the organization's snapshot.
+/// `permission` (if any) on the organization's snapshot; returns the principal and what it
+/// may do.
 pub(crate) async fn admit(
     state: &AppState,
     secret: Option<&str>,
     path_org: &str,
     permission: Option<&'static str>,
-) -> std::result::Result<Actor, Refusal> {
+) -> std::result::Result<(Actor, orgiam_authz::UserView), Refusal> {
     let secret = secret.ok_or(Refusal::MissingKey)?;
     let value = HeaderValue::from_str(secret).map_err(|_| Refusal::InvalidKey)?;
     // Only this header is shown to the shared authenticator, so that the key the dialect
@@ -104,13 +105,14 @@ pub(crate) async fn admit(
     if actor.org_id.as_str() != path_org {
         return Err(Refusal::OtherOrganization);
     }
+    let snapshot = state.engine.snapshot(&actor.org_id, 0).await?;
+    let view = crate::auth::view_of(snapshot, &actor);
     if let Some(p) = permission {
-        let snapshot = state.engine.snapshot(&actor.org_id, 0).await?;
-        if !snapshot.check(actor.user_id.as_str(), p, None, now_unix()) {
+        if !orgiam_authz::Holder::holds(&view, p, None, now_unix()) {
             return Err(Refusal::MissingPermission(p));
         }
     }
-    Ok(actor)
+    Ok((actor, view))
 }
 
 /// Rows per store page while a dialect collects a whole list.

@@ -217,7 +217,7 @@ pub async fn list_roles(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<RoleList>, TimbalError> {
     let Path(org_id) = path.map_err(|e| bad_path(&e))?;
-    let actor = admit(&state, bearer(&headers), &org_id, Some(RolesRead::NAME)).await?;
+    let (actor, _) = admit(&state, bearer(&headers), &org_id, RolesRead::NAME).await?;
     let roles = all_org_roles(&state.store, &actor.org_id).await?;
     let (mut system, mut custom): (Vec<&Role>, Vec<&Role>) =
         roles.iter().partition(|r| r.is_system());
@@ -247,7 +247,7 @@ pub async fn get_role(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<RoleDetail>, TimbalError> {
     let Path((org_id, role_id)) = path.map_err(|e| bad_path(&e))?;
-    let actor = admit(&state, bearer(&headers), &org_id, Some(RolesRead::NAME)).await?;
+    let (actor, _) = admit(&state, bearer(&headers), &org_id, RolesRead::NAME).await?;
     let role = state.store.get_org_role(&actor.org_id, &role_id).await?;
     Ok(Json(role.into()))
 }

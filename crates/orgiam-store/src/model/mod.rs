@@ -123,13 +123,7 @@ async fn apply_change(
                 }
                 Action::Delete => {
                     let id = role_id(&mut w.tx, org, scope, &r.name, true).await?;
-                    let role = scoped_role(&mut w.tx, org, scope, &id).await?;
-                    // deleting a role takes from its holders what it granted: the actor must
-                    // hold all of it, as for an edit
-                    if let Some(role) = role {
-                        actor.ensure_holds_in(scope.project(), &role.permissions)?;
-                    }
-                    remove_role(w, org, scope, &id).await?;
+                    remove_role(w, actor, org, scope, &id).await?;
                 }
             }
         }

@@ -157,6 +157,9 @@ impl Store {
         let metadata = validate::metadata("metadata", metadata.as_ref())?;
         let mut w = self.begin_write(org).await?;
         check_write(&mut w.tx, org, project, principal).await?;
+        if let Principal::User(u) = principal {
+            w.ensure_covers_in(actor, u, Some(project)).await?;
+        }
         let role = project_role(&mut w.tx, org, project, role_id).await?;
         actor.ensure_holds_in(Some(project), &role.permissions)?;
         let granted = upsert_assignment(
@@ -202,6 +205,9 @@ impl Store {
     ) -> Result<i64> {
         let mut w = self.begin_write(org).await?;
         check_write(&mut w.tx, org, project, principal).await?;
+        if let Principal::User(u) = principal {
+            w.ensure_covers_in(actor, u, Some(project)).await?;
+        }
         let id = delete_assignment(&mut w, principal, Some(project), role_id).await?;
         w.audit(
             actor,

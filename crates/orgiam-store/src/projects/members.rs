@@ -312,7 +312,9 @@ impl Store {
         let before = project_user(&mut w.tx, org, project, user_id)
             .await?
             .ok_or_else(|| not_in_project(user_id, project))?;
+        w.ensure_covers_in(actor, user_id, Some(project)).await?;
         if let Some(role) = role {
+            actor.ensure_holds_in(Some(project), &role_permissions(before.role))?;
             actor.ensure_holds_in(Some(project), &role_permissions(role))?;
             // a direct grant of the same role would duplicate the base one
             sqlx::query(
@@ -375,6 +377,7 @@ impl Store {
         let before = project_user(&mut w.tx, org, project, user_id)
             .await?
             .ok_or_else(|| not_in_project(user_id, project))?;
+        w.ensure_covers_in(actor, user_id, Some(project)).await?;
         let assignments: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM role_assignments WHERE org_id = $1 AND project_id = $2 \
              AND user_id = $3",
