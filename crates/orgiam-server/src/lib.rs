@@ -10,6 +10,7 @@ pub mod extract;
 pub mod generate;
 pub mod limits;
 pub mod state;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -55,6 +56,8 @@ pub struct ServeConfig {
     pub engine_memory_budget: u64,
     /// Emit every SQL statement as a `tracing` debug event (for tests of query plans).
     pub log_statements: bool,
+    /// Webhook delivery: address policy, retry schedule.
+    pub webhooks: webhooks::WebhookConfig,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -69,6 +72,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("request_timeout", &self.request_timeout)
             .field("engine_memory_budget", &self.engine_memory_budget)
+            .field("webhooks", &self.webhooks)
             .finish_non_exhaustive()
     }
 }
@@ -89,6 +93,7 @@ impl ServeConfig {
             request_timeout: Some(Duration::from_secs(limits::DEFAULT_REQUEST_TIMEOUT_SECONDS)),
             engine_memory_budget: engine::DEFAULT_MEMORY_BUDGET,
             log_statements: false,
+            webhooks: webhooks::WebhookConfig::default(),
         }
     }
 }
@@ -182,6 +187,7 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
         metrics: metrics_handle(),
         limiter: limits::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
         request_timeout: config.request_timeout.filter(|t| !t.is_zero()),
+        webhooks: config.webhooks.clone(),
     });
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -196,6 +202,12 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
         .map_err(orgiam_core::Error::internal)?;
     let (tx, mut rx) = watch::channel(false);
     engine.spawn_followers(&config.database, rx.clone());
+    webhooks::worker::spawn(
+        store.clone(),
+        config.webhooks.clone(),
+        &config.database,
+        rx.clone(),
+    )?;
     let app = api::router(state.clone());
     let flusher = {
         let state = state.clone();

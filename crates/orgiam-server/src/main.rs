@@ -74,6 +74,21 @@ enum Command {
         /// bytes; the least recently used organizations are evicted past it.
         #[arg(long, env = "ORGIAM_ENGINE_MEMORY_BYTES", default_value_t = orgiam_server::engine::DEFAULT_MEMORY_BUDGET)]
         engine_memory_budget_bytes: u64,
+        /// Deliver webhooks to http:// and to private, loopback and link-local addresses too
+        /// (tests, private deployments); by default only https:// on public addresses.
+        #[arg(long, env = "ORGIAM_WEBHOOKS_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        webhooks_allow_private: bool,
+        /// Delay before a failed webhook delivery's first retry, in seconds; each further
+        /// retry doubles it, with jitter.
+        #[arg(long, env = "ORGIAM_WEBHOOKS_RETRY_BASE_SECONDS", default_value_t = orgiam_server::webhooks::DEFAULT_RETRY_BASE_SECONDS)]
+        webhooks_retry_base_seconds: u64,
+        /// How long a webhook delivery is retried before it fails and its endpoint is marked
+        /// failing, in seconds.
+        #[arg(long, env = "ORGIAM_WEBHOOKS_RETRY_WINDOW_SECONDS", default_value_t = orgiam_server::webhooks::DEFAULT_RETRY_WINDOW_SECONDS)]
+        webhooks_retry_window_seconds: u64,
+        /// How long a webhook endpoint may stay failing before it is disabled, in seconds.
+        #[arg(long, env = "ORGIAM_WEBHOOKS_DISABLE_AFTER_SECONDS", default_value_t = orgiam_server::webhooks::DEFAULT_DISABLE_AFTER_SECONDS)]
+        webhooks_disable_after_seconds: u64,
     },
     /// Developer tools: generated data sets for benchmarks.
     Dev {
@@ -145,6 +160,10 @@ async fn main() -> ExitCode {
             rate_limit_burst,
             request_timeout_seconds,
             engine_memory_budget_bytes,
+            webhooks_allow_private,
+            webhooks_retry_base_seconds,
+            webhooks_retry_window_seconds,
+            webhooks_disable_after_seconds,
         } => {
             let mut config = ServeConfig::new(database);
             config.listen = listen;
@@ -156,6 +175,12 @@ async fn main() -> ExitCode {
             config.request_timeout = (request_timeout_seconds > 0)
                 .then(|| std::time::Duration::from_secs(request_timeout_seconds));
             config.engine_memory_budget = engine_memory_budget_bytes;
+            config.webhooks = orgiam_server::webhooks::WebhookConfig {
+                allow_private: webhooks_allow_private,
+                retry_base: std::time::Duration::from_secs(webhooks_retry_base_seconds.max(1)),
+                retry_window: std::time::Duration::from_secs(webhooks_retry_window_seconds),
+                disable_after: std::time::Duration::from_secs(webhooks_disable_after_seconds),
+            };
             config.sqlite_sync = match sqlite_synchronous {
                 Sync::Full => SqliteSync::Full,
                 Sync::Normal => SqliteSync::Normal,

@@ -31,6 +31,8 @@ pub struct Inner {
     pub limiter: crate::limits::RateLimiter,
     /// How long a request may run; `None` for no limit.
     pub request_timeout: Option<std::time::Duration>,
+    /// How webhooks are delivered (the URL policy handlers check).
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 impl AppState {

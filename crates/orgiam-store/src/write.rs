@@ -109,6 +109,10 @@ impl std::ops::DerefMut for WriteConn {
 pub struct WriteTx {
     pub(crate) tx: WriteConn,
     hook: Option<crate::db::CommitHook>,
+    signals: std::sync::Arc<crate::signals::Signals>,
+    backend: crate::db::Backend,
+    /// Webhook deliveries this write queued.
+    enqueued: usize,
     /// The organization being changed.
     pub org_id: OrgId,
     /// The organization's revision after this change.
@@ -148,6 +152,9 @@ impl Store {
         Ok(WriteTx {
             tx,
             hook: self.on_commit.get().cloned(),
+            signals: self.signals.clone(),
+            backend: self.backend(),
+            enqueued: 0,
             org_id: org_id.clone(),
             revision,
             audited: false,
@@ -161,13 +168,18 @@ impl WriteTx {
         WriteTx {
             tx,
             hook: store.on_commit.get().cloned(),
+            signals: store.signals.clone(),
+            backend: store.backend(),
+            enqueued: 0,
             org_id,
             revision,
             audited: false,
         }
     }
 
-    /// Records the change's audit event (exactly once per transaction).
+    /// Records the change's audit event (exactly once per transaction), with the revision it
+    /// makes (the change feed reads events in that order), and queues the event's webhook
+    /// deliveries in the same transaction (the outbox).
     pub async fn audit(&mut self, actor: &ActorRef<'_>, event: AuditEvent) -> Result<()> {
         if self.audited {
             return Err(Error::internal("a write recorded two audit events"));
@@ -195,16 +207,27 @@ impl WriteTx {
                 serde_json::json!({ "type": "system" }),
             ),
         };
+        let id = AuditId::generate().into_string();
+        let at = now_unix();
+        let data = crate::audit::feed_data(
+            &id,
+            event.event_type,
+            at,
+            self.revision,
+            &actor_json,
+            event.project_id.as_deref(),
+            &event.payload,
+        );
         let details = serde_json::json!({ "actor": actor_json, "payload": event.payload });
         sqlx::query(
             "INSERT INTO audit_events (id, org_id, type, effective_at, actor_type, actor_user_id, \
-             actor_email, actor_key_id, project_id, resource_id, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             actor_email, actor_key_id, project_id, resource_id, details, revision) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
-        .bind(AuditId::generate().into_string())
+        .bind(&id)
         .bind(self.org_id.as_str())
         .bind(event.event_type)
-        .bind(now_unix())
+        .bind(at)
         .bind(actor_type)
         .bind(user_id)
         .bind(email)
@@ -212,9 +235,19 @@ impl WriteTx {
         .bind(event.project_id)
         .bind(event.resource_id)
         .bind(details.to_string())
+        .bind(self.revision)
         .execute(&mut *self.tx)
         .await
         .map_err(db)?;
+        self.enqueued = crate::webhooks::enqueue(
+            &mut self.tx,
+            self.backend,
+            &self.org_id,
+            self.revision,
+            event.event_type,
+            &data,
+        )
+        .await?;
         self.audited = true;
         Ok(())
     }
@@ -240,6 +273,8 @@ impl WriteTx {
         let WriteTx {
             tx,
             hook,
+            signals,
+            enqueued,
             org_id,
             revision,
             ..
@@ -247,6 +282,10 @@ impl WriteTx {
         let tell = move || {
             if let Some(hook) = &hook {
                 hook(&org_id, revision);
+            }
+            signals.changed();
+            if enqueued > 0 {
+                signals.outbox_written();
             }
         };
         match tx {

@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub mod audit;
+pub mod events;
 pub mod groups;
 pub mod invites;
 pub mod keys;
@@ -28,6 +29,7 @@ pub mod permissions;
 pub mod projects;
 pub mod roles;
 pub mod users;
+pub mod webhooks;
 pub mod wire;
 
 /// Deserializes a field that may be absent (`None`), `null` (`Some(None)`) or a value.
@@ -90,6 +92,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(keys::Doc::openapi());
     doc.merge(audit::Doc::openapi());
     doc.merge(permissions::Doc::openapi());
+    doc.merge(events::Doc::openapi());
+    doc.merge(webhooks::Doc::openapi());
     doc.merge(crate::dialects::Doc::openapi());
     document_common_errors(&mut doc);
     doc
@@ -233,6 +237,8 @@ pub fn router(state: AppState) -> Router {
         .merge(invites::routes())
         .merge(keys::routes())
         .merge(audit::routes())
+        .merge(events::routes())
+        .merge(webhooks::routes())
         .merge(crate::dialects::routes())
         .route(
             "/v1/organization/permissions",
