@@ -34,6 +34,9 @@ const FEED_LIMIT: LimitBounds = LimitBounds {
     default: 100,
 };
 
+/// A waiting request looks again at least this often, signalled or not.
+const RECHECK: Duration = Duration::from_secs(1);
+
 /// The longest `wait`, in seconds (less if the request timeout is shorter).
 pub const MAX_WAIT_SECONDS: i64 = 30;
 
@@ -112,8 +115,10 @@ pub async fn list(
         if !page.events.is_empty() || expired {
             return Ok(Json(render(page, from)?).into_response());
         }
-        // sleep until something commits (here or elsewhere), then look again
-        if tokio::time::timeout_at(deadline, signal.changed())
+        // sleep until something commits (here or elsewhere), then look again; at least once
+        // a second anyway, should a notification be lost
+        let until = deadline.min(tokio::time::Instant::now() + RECHECK);
+        if tokio::time::timeout_at(until, signal.changed())
             .await
             .is_ok_and(|r| r.is_err())
         {

@@ -27,8 +27,10 @@ use super::WebhookConfig;
 use super::client::Sender;
 use super::sign;
 
-/// How long a claim holds a delivery: longer than an attempt can take.
-const LEASE: Duration = Duration::from_secs(60);
+/// How long a claim holds a delivery: well past the longest attempt (10 s) and its
+/// recording; a process that dies mid-attempt delays that delivery (and, for an ordered
+/// endpoint, the ones after it) by at most this long.
+pub const LEASE: Duration = Duration::from_secs(30);
 /// Most deliveries claimed at once.
 const BATCH: u32 = 64;
 /// Polling interval when nothing signals.
