@@ -375,7 +375,7 @@ def test_retries_run_out_endpoint_failing_then_disabled_then_retry(env: Env) -> 
 
 def test_feed_paging_long_poll_and_gone(env: Env) -> None:
     with env.client() as c:
-        for bad in [{"wait": "31"}, {"after": "-1"}, {"limit": "0"}, {"limit": "1001"}, {"after": "x"}]:
+        for bad in [{"wait": "31"}, {"after": "-1"}, {"after": "999999999"}, {"limit": "0"}, {"limit": "1001"}, {"after": "x"}]:
             r = c.get("/v1/organization/events", params=bad)
             assert r.status_code == 400, (bad, r.text)
         base = make_role(c, "feed-0")
@@ -405,8 +405,8 @@ def test_feed_paging_long_poll_and_gone(env: Env) -> None:
             th = threading.Thread(target=poll)
             th.start()
             time.sleep(0.3)
+            written = time.monotonic()  # before the write: its commit is later
             rev = make_role(c, f"wake-{i}")
-            written = time.monotonic()
             th.join(15)
             assert [e["revision"] for e in result["r"].json()["data"]] == [rev]
             delays.append(result["t"] - written)

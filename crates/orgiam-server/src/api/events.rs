@@ -111,6 +111,17 @@ pub async fn list(
         if from < page.oldest {
             return Ok(gone(from, page.oldest));
         }
+        if from > page.revision {
+            // every acknowledged revision is committed, so this one was never given out
+            return Err(Error::invalid(
+                "after",
+                format!(
+                    "after {from} is beyond the organization's current revision {}",
+                    page.revision
+                ),
+            )
+            .into());
+        }
         let expired = tokio::time::Instant::now() >= deadline;
         if !page.events.is_empty() || expired {
             return Ok(Json(render(page, from)?).into_response());

@@ -34,6 +34,7 @@ const MAX_EVENT_TYPES: usize = 100;
 pub struct WebhookCreate {
     /// `https://…` on a public address (any `http(s)` address when the server allows
     /// private targets).
+    #[schema(example = "https://hooks.example.invalid/orgiam")]
     pub url: String,
     /// Only these event types (`role.created`, …); omit or null for every type.
     #[serde(default)]
