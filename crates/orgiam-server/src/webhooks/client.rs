@@ -295,6 +295,43 @@ mod tests {
         }
     }
 
+    /// A name that resolves to loopback is refused by the client's own resolver at delivery
+    /// (a URL accepted earlier, whose name changed since, gets no further): no connection is
+    /// made to the listener behind it.
+    #[tokio::test]
+    async fn deliveries_never_connect_to_a_private_address() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let strict = Sender::new(false).unwrap();
+        for url in [
+            format!("https://localhost:{port}/hook"),
+            format!("http://127.0.0.1:{port}/hook"),
+            format!("https://127.0.0.1:{port}/hook"),
+        ] {
+            let r = strict.send(&url, &[], "{}".into()).await;
+            assert!(r.status.is_none() && r.error.is_some(), "{url}: {r:?}");
+        }
+        let resolved = PublicOnly {
+            allow_private: false,
+        }
+        .resolve("localhost".parse().unwrap())
+        .await;
+        assert!(resolved.is_err());
+        let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        assert!(
+            accepted.is_err(),
+            "a connection reached the private listener"
+        );
+        // allowed, the same listener is reached
+        let open = Sender::new(true).unwrap();
+        let sent = tokio::spawn(async move {
+            open.send(&format!("http://127.0.0.1:{port}/hook"), &[], "{}".into())
+                .await
+        });
+        assert!(listener.accept().await.is_ok());
+        sent.abort();
+    }
+
     #[test]
     fn url_policy() {
         assert!(check_url("https://example.com/hook", false).is_ok());
