@@ -137,6 +137,8 @@ pub struct Claimed {
     pub secret: String,
     /// The previous secret, while it still signs.
     pub previous_secret: Option<String>,
+    /// Whether the endpoint was failing when the delivery was claimed.
+    pub endpoint_failing: bool,
 }
 
 /// What an attempt came to.
@@ -676,7 +678,8 @@ impl Store {
         let list = crate::sql::placeholders(2, ids.len());
         let sql = format!(
             "SELECT d.id, d.org_id, d.endpoint_id, d.event_type, d.body, d.created_at, d.attempts, \
-             d.retry_from, d.lease_until, e.url, e.secret, e.previous_secret, e.previous_secret_until \
+             d.retry_from, d.lease_until, e.url, e.secret, e.previous_secret, e.previous_secret_until, \
+             e.state \
              FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
              WHERE d.lease_until = $1 AND d.id IN ({list}) ORDER BY d.seq"
         );
@@ -703,6 +706,7 @@ impl Store {
                     lease_until_ms: row.try_get("lease_until").map_err(db)?,
                     secret: row.try_get("secret").map_err(db)?,
                     previous_secret: previous.filter(|_| until.is_some_and(|u| u > now_s)),
+                    endpoint_failing: row.try_get::<String, _>("state").map_err(db)? == "failing",
                 })
             })
             .collect()

@@ -161,7 +161,11 @@ async fn attempt(store: &Store, sender: &Sender, config: &WebhookConfig, claim: 
     }
     tracing::debug!(delivery = %claim.id, status = ?result.status, error = ?result.error, "webhook attempt");
     let outcome = if succeeded {
-        store.webhook_recovered(&claim.endpoint_id).await
+        if claim.endpoint_failing {
+            store.webhook_recovered(&claim.endpoint_id).await
+        } else {
+            Ok(())
+        }
     } else if retry_at.is_none() {
         tracing::warn!(delivery = %claim.id, webhook = %claim.endpoint_id, "delivery failed for good");
         store
