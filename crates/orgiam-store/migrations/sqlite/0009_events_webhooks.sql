@@ -56,6 +56,8 @@ CREATE TABLE webhook_deliveries (
 CREATE UNIQUE INDEX webhook_deliveries_seq ON webhook_deliveries (seq);
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, seq);
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+-- an ordered endpoint's oldest pending delivery, found without walking the delivered ones
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (endpoint_id, seq) WHERE status = 'pending';
 -- Built-in permissions of the webhook routes (catalog.rs has the same ids). Owners and admins
 -- hold both, readers every built-in `.read`.
 INSERT INTO permissions (id, org_id, name, description, resource_type, created_at) VALUES
