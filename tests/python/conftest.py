@@ -202,9 +202,17 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=STOP_TIMEOUT_S)
 
 
-def start_server(backend: Backend, root_key: str | None = None) -> Server:
+def start_server(
+    backend: Backend,
+    root_key: str | None = None,
+    args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    bootstrap: bool = True,
+) -> Server:
     """Start `orgiam serve` over `backend` and wait for it (used by the `server` fixture;
-    tests that need a restart on the same database may call it directly)."""
+    tests that need a restart on the same database may call it directly). `args` are added
+    to the command line and `env` to the environment; with `bootstrap=False` (a database that
+    already has its organization: a restart, a second process) only readiness is awaited."""
     binary = orgiam_bin()
     if not binary.is_file() or not os.access(binary, os.X_OK):
         pytest.fail(f"orgiam binary not found at {binary} (run `cargo build --bin orgiam` or set ORGIAM_BIN)", pytrace=False)
@@ -214,13 +222,13 @@ def start_server(backend: Backend, root_key: str | None = None) -> Server:
     run_id = secrets.token_hex(4)
     stdout_path = backend.workdir / f"server-{run_id}.stdout.log"
     stderr_path = backend.workdir / f"server-{run_id}.stderr.log"
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     env["ORGIAM_ROOT_KEY"] = root_key
     env.setdefault("RUST_BACKTRACE", "1")
 
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         proc = subprocess.Popen(
-            [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--database", backend.database_url],
+            [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--database", backend.database_url, *(args or [])],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
@@ -270,7 +278,7 @@ def start_server(backend: Backend, root_key: str | None = None) -> Server:
 
         # 2. The bootstrap owner's admin key and organization id on stdout.
         deadline = time.monotonic() + BOOTSTRAP_TIMEOUT_S
-        while True:
+        while bootstrap:
             text = stdout_path.read_text(errors="replace")
             key = ADMIN_KEY_RE.search(text)
             org = ORG_ID_RE.search(text)

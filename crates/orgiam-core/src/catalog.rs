@@ -87,6 +87,8 @@ perms! {
     "perm_0000000000000000000000000S" "api.project.roles.write" Project "create, change and delete a project's roles";
     "perm_0000000000000000000000000T" "api.project.role_assignments.read" Project "list and read a project's role assignments";
     "perm_0000000000000000000000000V" "api.project.role_assignments.write" Project "grant and revoke a project's roles";
+    "perm_0000000000000000000000000W" "api.webhooks.read" Organization "list and read webhook endpoints and their deliveries";
+    "perm_0000000000000000000000000X" "api.webhooks.write" Organization "create, change, test and delete webhook endpoints; redeliver";
 }
 
 /// Looks a built-in permission up by name.

@@ -120,6 +120,12 @@ prefixed_id!(
 prefixed_id!(
     /// A permission of the catalog (built-in or an organization's own).
     PermissionId, "perm_");
+prefixed_id!(
+    /// A webhook endpoint of an organization.
+    WebhookId, "webhook_");
+prefixed_id!(
+    /// One webhook message to one endpoint (its `webhook-id` header).
+    DeliveryId, "msg_");
 
 #[cfg(test)]
 mod tests {

@@ -67,6 +67,8 @@ permissions! {
     AdminKeysWrite => "api.admin_keys.write",
     AuditLogsRead => "api.audit_logs.read",
     PermissionsCheck => "api.permissions.check",
+    WebhooksRead => "api.webhooks.read",
+    WebhooksWrite => "api.webhooks.write",
 }
 
 /// The secret presented with a request, if any.

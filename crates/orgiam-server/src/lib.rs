@@ -11,6 +11,7 @@ pub mod generate;
 pub mod limits;
 pub mod listener;
 pub mod state;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -66,6 +67,8 @@ pub struct ServeConfig {
     /// `accept_url`s) are built from it only, never from request headers; without it they are
     /// paths.
     pub public_url: Option<String>,
+    /// Webhook delivery: address policy, retry schedule.
+    pub webhooks: webhooks::WebhookConfig,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -84,6 +87,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("auth_failure_burst", &self.auth_failure_burst)
             .field("max_connections", &self.max_connections)
             .field("public_url", &self.public_url)
+            .field("webhooks", &self.webhooks)
             .finish_non_exhaustive()
     }
 }
@@ -108,6 +112,7 @@ impl ServeConfig {
             auth_failure_burst: limits::DEFAULT_AUTH_FAILURE_BURST,
             max_connections: listener::DEFAULT_MAX_CONNECTIONS,
             public_url: None,
+            webhooks: webhooks::WebhookConfig::default(),
         }
     }
 }
@@ -237,6 +242,7 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
         },
         request_timeout: config.request_timeout.filter(|t| !t.is_zero()),
         public_url: public_url(config.public_url.as_deref())?,
+        webhooks: config.webhooks.clone(),
     });
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -251,6 +257,12 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
         .map_err(orgiam_core::Error::internal)?;
     let (tx, mut rx) = watch::channel(false);
     engine.spawn_followers(&config.database, rx.clone());
+    webhooks::worker::spawn(
+        store.clone(),
+        config.webhooks.clone(),
+        &config.database,
+        rx.clone(),
+    )?;
     let app = api::router(state.clone());
     let flusher = {
         let state = state.clone();

@@ -95,6 +95,21 @@ enum Command {
         /// built from it only; without it they are paths (/invites/accept?token=…).
         #[arg(long, env = "ORGIAM_PUBLIC_URL")]
         public_url: Option<String>,
+        /// Deliver webhooks to http:// and to private, loopback and link-local addresses too
+        /// (tests, private deployments); by default only https:// on public addresses.
+        #[arg(long, env = "ORGIAM_WEBHOOKS_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        webhooks_allow_private: bool,
+        /// Delay before a failed webhook delivery's first retry, in seconds; each further
+        /// retry doubles it, with jitter.
+        #[arg(long, env = "ORGIAM_WEBHOOKS_RETRY_BASE_SECONDS", default_value_t = orgiam_server::webhooks::DEFAULT_RETRY_BASE_SECONDS)]
+        webhooks_retry_base_seconds: u64,
+        /// How long a webhook delivery is retried before it fails and its endpoint is marked
+        /// failing, in seconds.
+        #[arg(long, env = "ORGIAM_WEBHOOKS_RETRY_WINDOW_SECONDS", default_value_t = orgiam_server::webhooks::DEFAULT_RETRY_WINDOW_SECONDS)]
+        webhooks_retry_window_seconds: u64,
+        /// How long a webhook endpoint may stay failing before it is disabled, in seconds.
+        #[arg(long, env = "ORGIAM_WEBHOOKS_DISABLE_AFTER_SECONDS", default_value_t = orgiam_server::webhooks::DEFAULT_DISABLE_AFTER_SECONDS)]
+        webhooks_disable_after_seconds: u64,
     },
     /// Developer tools: generated data sets for benchmarks.
     Dev {
@@ -187,6 +202,10 @@ async fn main() -> ExitCode {
             auth_failure_burst,
             max_connections,
             public_url,
+            webhooks_allow_private,
+            webhooks_retry_base_seconds,
+            webhooks_retry_window_seconds,
+            webhooks_disable_after_seconds,
         } => {
             let mut config = ServeConfig::new(database);
             config.listen = listen;
@@ -202,6 +221,12 @@ async fn main() -> ExitCode {
             config.auth_failure_burst = auth_failure_burst;
             config.max_connections = max_connections;
             config.public_url = public_url;
+            config.webhooks = orgiam_server::webhooks::WebhookConfig {
+                allow_private: webhooks_allow_private,
+                retry_base: std::time::Duration::from_secs(webhooks_retry_base_seconds.max(1)),
+                retry_window: std::time::Duration::from_secs(webhooks_retry_window_seconds),
+                disable_after: std::time::Duration::from_secs(webhooks_disable_after_seconds),
+            };
             config.sqlite_sync = match sqlite_synchronous {
                 Sync::Full => SqliteSync::Full,
                 Sync::Normal => SqliteSync::Normal,

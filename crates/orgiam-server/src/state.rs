@@ -35,6 +35,8 @@ pub struct Inner {
     pub request_timeout: Option<std::time::Duration>,
     /// `--public-url` (no trailing slash): the only source of absolute links.
     pub public_url: Option<String>,
+    /// How webhooks are delivered (the URL policy handlers check).
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 impl Inner {

@@ -123,6 +123,19 @@ async fn setup_a(s: &TestServer) -> Ids {
         .expect(200));
     let admin_keys = s.get("/v1/organization/admin_api_keys").await.expect(200);
     let akey = admin_keys["data"][0]["id"].as_str().unwrap().to_owned();
+    // a reserved name that never resolves: nothing is ever delivered
+    let webhook = id(&s
+        .post(
+            "/v1/organization/webhooks",
+            json!({"url": "https://hooks.example.invalid/a", "description": "A-secret-webhook"}),
+        )
+        .await
+        .expect(200));
+    let deliveries = s
+        .get(&format!("/v1/organization/webhooks/{webhook}/deliveries"))
+        .await
+        .expect(200);
+    let delivery = deliveries["data"][0]["id"].as_str().unwrap().to_owned();
     for (k, v) in [
         ("org_id", s.org_id.clone()),
         ("role_id", role),
@@ -134,6 +147,8 @@ async fn setup_a(s: &TestServer) -> Ids {
         ("user_key_id", ukey),
         ("admin_key_id", akey),
         ("permission", "asecret.read".to_owned()),
+        ("webhook_id", webhook),
+        ("delivery_id", delivery),
     ] {
         ids.insert(k, v);
     }
@@ -164,6 +179,7 @@ async fn state_of_a(s: &TestServer, ids: &Ids) -> Vec<Value> {
         "/v1/organization/invites?limit=100".to_owned(),
         "/v1/organization/admin_api_keys?limit=100".to_owned(),
         "/v1/organization/permissions?limit=1000".to_owned(),
+        "/v1/organization/webhooks?limit=100".to_owned(),
     ] {
         let mut v = s.get(&path).await.expect(200);
         // last use times move when A's own key is used; they are not what we compare
@@ -215,6 +231,10 @@ fn body_for(path: &str, method: &str, ids: &Ids) -> Option<Value> {
             json!({"role_id": ids.get("project_role_id")})
         }
         "/v1/projects/{project_id}/roles" => json!({"role_name": "pwned", "permissions": []}),
+        "/v1/organization/webhooks/{webhook_id}" => json!({"enabled": false}),
+        "/v1/organization/webhooks/{webhook_id}/rotate_secret"
+        | "/v1/organization/webhooks/{webhook_id}/test"
+        | "/v1/organization/webhooks/{webhook_id}/deliveries/{delivery_id}/retry" => json!({}),
         _ => panic!("the isolation sweep has no body for POST {path}: add one"),
     };
     Some(v)
@@ -239,7 +259,9 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{project_id}", ids.get("project_id"))
         .replace("{invite_id}", ids.get("invite_id"))
         .replace("{key_id}", key)
-        .replace("{permission}", ids.get("permission"));
+        .replace("{permission}", ids.get("permission"))
+        .replace("{webhook_id}", ids.get("webhook_id"))
+        .replace("{delivery_id}", ids.get("delivery_id"));
     assert!(
         !filled.contains('{'),
         "the isolation sweep cannot fill {path}: add its parameter"
@@ -248,7 +270,7 @@ fn fill(path: &str, ids: &Ids) -> String {
 }
 
 /// A's names and emails: none may appear in anything B receives.
-const SECRETS: [&str; 8] = [
+const SECRETS: [&str; 9] = [
     "A-secret-role",
     "a-secret-user@a.example",
     "A-secret-group",
@@ -257,6 +279,7 @@ const SECRETS: [&str; 8] = [
     "a-secret-invitee@a.example",
     "A-secret-key",
     "asecret.deploy",
+    "A-secret-webhook",
 ];
 
 fn assert_no_secret(what: &str, body: &Value) {

@@ -58,7 +58,9 @@ backend_tests!(
                     .replace("{project_id}", "proj_01J1F8ZZZZZZZZZZZZZZZZZZZZ")
                     .replace("{invite_id}", "invite_01J1F8ZZZZZZZZZZZZZZZZZZZZ")
                     .replace("{key_id}", "key_01J1F8ZZZZZZZZZZZZZZZZZZZZ")
-                    .replace("{permission}", "documents.write");
+                    .replace("{permission}", "documents.write")
+                    .replace("{webhook_id}", "webhook_01J1F8ZZZZZZZZZZZZZZZZZZZZ")
+                    .replace("{delivery_id}", "msg_01J1F8ZZZZZZZZZZZZZZZZZZZZ");
                 assert!(!concrete.contains('{'), "unfilled parameter in {path}");
                 let a = s
                     .call(

@@ -68,7 +68,8 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
         };
         let sql = sql.trim().to_owned();
         let head = sql.get(..6).unwrap_or("").to_ascii_uppercase();
-        if head == "SELECT" {
+        // reads, and writes that find their rows with a query (the webhook worker's claim)
+        if head == "SELECT" || (head == "UPDATE" && sql.contains(" IN (SELECT")) {
             CAPTURED.lock().unwrap().insert(sql);
         }
     }
@@ -178,6 +179,24 @@ async fn workload(base: &str, org: &orgiam_server::generate::GeneratedOrg) {
     )
     .await;
     let invite = invite["id"].as_str().unwrap().to_owned();
+    // a reserved name that never resolves: deliveries are queued and attempted, never sent
+    let webhook = post(
+        &http,
+        base,
+        key,
+        "/v1/organization/webhooks",
+        json!({ "url": "https://hooks.example.invalid/plans" }),
+    )
+    .await;
+    let webhook = webhook["id"].as_str().unwrap().to_owned();
+    let (_, deliveries) = get(
+        &http,
+        base,
+        key,
+        &format!("/v1/organization/webhooks/{webhook}/deliveries"),
+    )
+    .await;
+    let delivery = first_id(&deliveries);
     let values: BTreeMap<&str, String> = [
         ("user_id", user.to_owned()),
         ("role_id", role),
@@ -187,6 +206,8 @@ async fn workload(base: &str, org: &orgiam_server::generate::GeneratedOrg) {
         ("invite_id", invite),
         ("permission", "documents.read".to_owned()),
         ("org_id", org.org_id.clone()),
+        ("webhook_id", webhook),
+        ("delivery_id", delivery),
     ]
     .into_iter()
     .collect();
@@ -299,7 +320,7 @@ async fn full_scans(url: &str, backend: Backend, sql: &str) -> Vec<String> {
             // tables that grow with the data: the domain's and the engine's change log
             DOMAIN_TABLES
                 .iter()
-                .chain(&["engine_changes"])
+                .chain(&["engine_changes", "webhook_endpoints", "webhook_deliveries"])
                 .any(|t| match backend {
                     Backend::Sqlite => {
                         l.starts_with(&format!("SCAN {t} "))

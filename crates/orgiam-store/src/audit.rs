@@ -94,7 +94,102 @@ fn take(v: &mut serde_json::Value, key: &str) -> serde_json::Value {
         .unwrap_or_default()
 }
 
+/// An audit row (with its project's name) as an entry.
+fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<AuditEntry> {
+    let details: String = row.try_get("details").map_err(db)?;
+    let mut details: serde_json::Value = serde_json::from_str(&details)
+        .map_err(|e| Error::internal(format!("audit details: {e}")))?;
+    Ok(AuditEntry {
+        id: row.try_get("id").map_err(db)?,
+        event_type: row.try_get("type").map_err(db)?,
+        effective_at: row.try_get("effective_at").map_err(db)?,
+        actor: take(&mut details, "actor"),
+        payload: take(&mut details, "payload"),
+        project_id: row.try_get("project_id").map_err(db)?,
+        project_name: row.try_get("project_name").map_err(db)?,
+        resource_id: row.try_get("resource_id").map_err(db)?,
+    })
+}
+
+/// An event as a webhook carries it: the audit log's shape (the payload under the type key)
+/// plus the organization revision the change made.
+pub(crate) fn feed_data(
+    id: &str,
+    event_type: &str,
+    effective_at: i64,
+    revision: i64,
+    actor: &serde_json::Value,
+    project_id: Option<&str>,
+    payload: &serde_json::Value,
+) -> serde_json::Value {
+    let mut data = serde_json::json!({
+        "id": id,
+        "type": event_type,
+        "effective_at": effective_at,
+        "revision": revision,
+        "actor": actor,
+    });
+    if let Some(map) = data.as_object_mut() {
+        if let Some(p) = project_id {
+            map.insert("project".into(), serde_json::json!({ "id": p }));
+        }
+        map.insert(event_type.to_owned(), payload.clone());
+    }
+    data
+}
+
+/// A page of the change feed.
+#[derive(Debug, Clone)]
+pub struct FeedPage {
+    /// The events after the requested revision, in revision order, each with its revision.
+    pub events: Vec<(i64, AuditEntry)>,
+    /// Whether more events follow the last one.
+    pub has_more: bool,
+    /// The oldest revision the feed can resume from (older ones answer 410).
+    pub oldest: i64,
+    /// The organization's current revision.
+    pub revision: i64,
+}
+
 impl Store {
+    /// `org`'s changes with a revision above `after`, oldest first, at most `limit`; `None`
+    /// if the organization does not exist.
+    pub async fn list_feed(&self, org: &OrgId, after: i64, limit: u32) -> Result<Option<FeedPage>> {
+        let head: Option<(i64, i64)> =
+            sqlx::query_as("SELECT feed_from, revision FROM organizations WHERE id = $1")
+                .bind(org.as_str())
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db)?;
+        let Some((oldest, revision)) = head else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "SELECT e.id, e.type, e.effective_at, e.project_id, e.resource_id, e.details, \
+             e.revision, p.name AS project_name \
+             FROM audit_events e LEFT JOIN projects p ON p.id = e.project_id AND p.org_id = e.org_id \
+             WHERE e.org_id = $1 AND e.revision > $2 ORDER BY e.revision LIMIT {}",
+            limit + 1
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org.as_str())
+            .bind(after)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db)?;
+        let events = rows
+            .iter()
+            .map(|row| Ok((row.try_get("revision").map_err(db)?, entry_from_row(row)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let page = Page::from_overfetch(events, limit);
+        Ok(Some(FeedPage {
+            events: page.items,
+            has_more: page.has_more,
+            oldest,
+            revision,
+        }))
+    }
+
     /// `org`'s events matching `filter`, newest first. `page.after` continues towards older
     /// events; `page.before` alone returns the events just newer than it (still newest first).
     pub async fn list_audit_events(
@@ -181,21 +276,7 @@ impl Store {
         let rows = q.fetch_all(&self.read).await.map_err(db)?;
         let entries = rows
             .iter()
-            .map(|row| {
-                let details: String = row.try_get("details").map_err(db)?;
-                let mut details: serde_json::Value = serde_json::from_str(&details)
-                    .map_err(|e| Error::internal(format!("audit details: {e}")))?;
-                Ok(AuditEntry {
-                    id: row.try_get("id").map_err(db)?,
-                    event_type: row.try_get("type").map_err(db)?,
-                    effective_at: row.try_get("effective_at").map_err(db)?,
-                    actor: take(&mut details, "actor"),
-                    payload: take(&mut details, "payload"),
-                    project_id: row.try_get("project_id").map_err(db)?,
-                    project_name: row.try_get("project_name").map_err(db)?,
-                    resource_id: row.try_get("resource_id").map_err(db)?,
-                })
-            })
+            .map(entry_from_row)
             .collect::<Result<Vec<_>>>()?;
         let mut page_out = Page::from_overfetch(entries, page.limit);
         if towards_newer {

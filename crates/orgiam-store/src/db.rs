@@ -85,6 +85,8 @@ pub struct Store {
     /// Cold loads that may read on three connections at once (see `load_org_data`); sized
     /// so that they together hold at most three quarters of the read pool.
     pub(crate) parallel_loads: Arc<tokio::sync::Semaphore>,
+    /// Signals of committed changes and outbox writes (see `signals.rs`).
+    pub(crate) signals: Arc<crate::signals::Signals>,
 }
 
 /// Permits for cold loads reading side by side on three connections, out of `pool` reads.
@@ -158,6 +160,7 @@ impl Store {
                     backend,
                     on_commit: Arc::default(),
                     parallel_loads: parallel_loads(options.max_connections.max(2)),
+                    signals: Arc::default(),
                 }
             }
             Backend::Postgres => {
@@ -188,6 +191,7 @@ impl Store {
                     on_commit: Arc::default(),
                     lane: None,
                     parallel_loads: parallel_loads(options.max_connections.max(2)),
+                    signals: Arc::default(),
                 }
             }
         };
@@ -226,6 +230,11 @@ impl Store {
     /// A plain PostgreSQL connection URL of this store, for `LISTEN` (None on SQLite).
     pub fn backend_is_postgres(&self) -> bool {
         self.backend == Backend::Postgres
+    }
+
+    /// Signals of committed changes and outbox writes, for waiters in this process.
+    pub fn signals(&self) -> &crate::signals::Signals {
+        &self.signals
     }
 
     /// The engine behind this store.

@@ -19,7 +19,9 @@ mod orgs;
 mod permissions;
 mod projects;
 mod roles;
+mod signals;
 mod sql;
+mod webhooks;
 mod write;
 
 pub use bulk::{BulkTable, BulkWriter, Cell};
@@ -41,3 +43,9 @@ pub use apikeys::{KeyRecord, MAX_KEY_LIFETIME_SECONDS};
 // invitations and the audit log
 pub use audit::{AuditEntry, AuditFilter};
 pub use invites::{AcceptedInvite, INVITE_LIFETIME_SECONDS, Invite, InviteProject, NewInvite};
+// webhooks, their outbox and the change feed
+pub use audit::FeedPage;
+pub use signals::{OUTBOX_CHANNEL, Signals};
+pub use webhooks::{
+    AttemptResult, Claimed, Delivery, EndpointPatch, NewEndpoint, WebhookEndpoint, now_ms,
+};

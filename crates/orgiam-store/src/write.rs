@@ -165,6 +165,10 @@ impl std::ops::DerefMut for WriteConn {
 pub struct WriteTx {
     pub(crate) tx: WriteConn,
     hook: Option<crate::db::CommitHook>,
+    signals: std::sync::Arc<crate::signals::Signals>,
+    backend: crate::db::Backend,
+    /// Webhook deliveries this write queued.
+    enqueued: usize,
     /// The organization being changed.
     pub org_id: OrgId,
     /// The organization's revision after this change.
@@ -204,6 +208,9 @@ impl Store {
         Ok(WriteTx {
             tx,
             hook: self.on_commit.get().cloned(),
+            signals: self.signals.clone(),
+            backend: self.backend(),
+            enqueued: 0,
             org_id: org_id.clone(),
             revision,
             audited: false,
@@ -260,6 +267,9 @@ impl WriteTx {
         WriteTx {
             tx,
             hook: store.on_commit.get().cloned(),
+            signals: store.signals.clone(),
+            backend: store.backend(),
+            enqueued: 0,
             org_id,
             revision,
             audited: false,
@@ -358,7 +368,9 @@ impl WriteTx {
     }
 
     /// Records the change's audit event (exactly once per transaction), after checking the
-    /// actor's authority again at this write's revision (see `recheck`).
+    /// actor's authority again at this write's revision (see `recheck`), with the revision it
+    /// makes (the change feed reads events in that order), and queues the event's webhook
+    /// deliveries in the same transaction (the outbox).
     pub async fn audit(&mut self, actor: &ActorRef<'_>, event: AuditEvent) -> Result<()> {
         if self.audited {
             return Err(Error::internal("a write recorded two audit events"));
@@ -387,17 +399,27 @@ impl WriteTx {
                 serde_json::json!({ "type": "system" }),
             ),
         };
+        let id = AuditId::generate().into_string();
+        let at = now_unix();
+        let data = crate::audit::feed_data(
+            &id,
+            event.event_type,
+            at,
+            self.revision,
+            &actor_json,
+            event.project_id.as_deref(),
+            &event.payload,
+        );
         let details = serde_json::json!({ "actor": actor_json, "payload": event.payload });
-        let event_id = AuditId::generate().into_string();
         sqlx::query(
             "INSERT INTO audit_events (id, org_id, type, effective_at, actor_type, actor_user_id, \
-             actor_email, actor_key_id, project_id, resource_id, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             actor_email, actor_key_id, project_id, resource_id, details, revision) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
-        .bind(&event_id)
+        .bind(&id)
         .bind(self.org_id.as_str())
         .bind(event.event_type)
-        .bind(now_unix())
+        .bind(at)
         .bind(actor_type)
         .bind(user_id)
         .bind(email)
@@ -405,6 +427,7 @@ impl WriteTx {
         .bind(event.project_id.as_deref())
         .bind(event.resource_id.as_str())
         .bind(details.to_string())
+        .bind(self.revision)
         .execute(&mut *self.tx)
         .await
         .map_err(db)?;
@@ -417,11 +440,20 @@ impl WriteTx {
             "INSERT INTO audit_event_resources (org_id, event_id, resource_id) VALUES {}",
             rows.join(", ")
         );
-        let mut q = sqlx::query(&sql).bind(self.org_id.as_str()).bind(&event_id);
+        let mut q = sqlx::query(&sql).bind(self.org_id.as_str()).bind(&id);
         for r in &touched {
             q = q.bind(*r);
         }
         q.execute(&mut *self.tx).await.map_err(db)?;
+        self.enqueued = crate::webhooks::enqueue(
+            &mut self.tx,
+            self.backend,
+            &self.org_id,
+            self.revision,
+            event.event_type,
+            &data,
+        )
+        .await?;
         self.audited = true;
         Ok(())
     }
@@ -447,6 +479,8 @@ impl WriteTx {
         let WriteTx {
             tx,
             hook,
+            signals,
+            enqueued,
             org_id,
             revision,
             ..
@@ -454,6 +488,10 @@ impl WriteTx {
         let tell = move || {
             if let Some(hook) = &hook {
                 hook(&org_id, revision);
+            }
+            signals.changed();
+            if enqueued > 0 {
+                signals.outbox_written();
             }
         };
         match tx {

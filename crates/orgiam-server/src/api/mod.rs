@@ -21,6 +21,7 @@ use crate::state::AppState;
 pub mod accept_page;
 pub mod audit;
 pub mod docs;
+pub mod events;
 pub mod groups;
 pub mod invites;
 pub mod keys;
@@ -31,6 +32,7 @@ pub mod permissions;
 pub mod projects;
 pub mod roles;
 pub mod users;
+pub mod webhooks;
 pub mod wire;
 
 /// Deserializes a field that may be absent (`None`), `null` (`Some(None)`) or a value.
@@ -94,6 +96,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(audit::Doc::openapi());
     doc.merge(permissions::Doc::openapi());
     doc.merge(model::Doc::openapi());
+    doc.merge(events::Doc::openapi());
+    doc.merge(webhooks::Doc::openapi());
     doc.merge(crate::dialects::Doc::openapi());
     document_common_errors(&mut doc);
     doc
@@ -238,6 +242,8 @@ pub fn router(state: AppState) -> Router {
         .merge(keys::routes())
         .merge(audit::routes())
         .merge(model::routes())
+        .merge(events::routes())
+        .merge(webhooks::routes())
         .merge(crate::dialects::routes())
         .route(
             "/v1/organization/permissions",
