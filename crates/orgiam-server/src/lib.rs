@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod generate;
 pub mod limits;
+pub mod scim;
 pub mod state;
 
 use std::net::SocketAddr;

@@ -18,6 +18,7 @@ mod orgs;
 mod permissions;
 mod projects;
 mod roles;
+mod scim;
 mod sql;
 mod write;
 
@@ -31,6 +32,10 @@ pub use orgs::CreatedOrganization;
 pub use permissions::Permission;
 pub use projects::{GroupSummary, Project, ProjectGroup, ProjectUser, ProjectUserRef, RoleGrant};
 pub use roles::{NewRole, RoleChanges};
+pub use scim::{
+    ScimColumn, ScimFilter, ScimGroup, ScimNewUser, ScimOp, ScimToken, ScimTokenHit, ScimUser,
+    ScimUserChange, ScimValue,
+};
 pub use write::{ActorRef, AuditEvent};
 
 // admin and user API keys

@@ -91,6 +91,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(audit::Doc::openapi());
     doc.merge(permissions::Doc::openapi());
     doc.merge(crate::dialects::Doc::openapi());
+    doc.merge(crate::scim::tokens::Doc::openapi());
     document_common_errors(&mut doc);
     doc
 }
@@ -234,6 +235,8 @@ pub fn router(state: AppState) -> Router {
         .merge(keys::routes())
         .merge(audit::routes())
         .merge(crate::dialects::routes())
+        .merge(crate::scim::tokens::routes())
+        .merge(crate::scim::routes())
         .route(
             "/v1/organization/permissions",
             get(permissions::list).post(permissions::create),

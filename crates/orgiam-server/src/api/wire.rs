@@ -112,6 +112,8 @@ pub struct OrganizationUser {
     pub added_at: i64,
     /// When the identity was created (Unix seconds).
     pub created: i64,
+    /// Whether the organization's identity provider manages the user through SCIM.
+    pub is_scim_managed: bool,
     /// Accepted for SDK compatibility; always null.
     pub developer_persona: Option<String>,
     /// Accepted for SDK compatibility; always null.
@@ -128,6 +130,7 @@ impl From<Member> for OrganizationUser {
             role: m.role.name(),
             added_at: m.added_at,
             created: m.created_at,
+            is_scim_managed: m.scim_managed,
             developer_persona: None,
             technical_level: None,
         }

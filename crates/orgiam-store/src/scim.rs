@@ -1,0 +1,975 @@
+//! SCIM provisioning: the tokens an identity provider presents, the SCIM attributes of the
+//! members and groups it manages, suspension, and the filtered, offset-paged lists SCIM asks
+//! for. Membership and group changes themselves go through the same operations as the native
+//! API (members.rs, groups.rs); this module adds only what SCIM has and the API has not.
+//!
+//! Guarantees: a token's secret leaves the store only in the return value of the call that
+//! mints it; rows hold its SHA-256, compared in constant time. A token acts with the authority
+//! of the member who made it, and dies with that membership. A suspended member keeps every
+//! row (assignments, groups, keys) but holds nothing: the engine loads them without grants
+//! (engine_data.rs) and their keys do not authenticate (keys.rs), until they are restored.
+//! Filters are compiled to SQL with every value bound, never spliced.
+
+use orgiam_core::catalog::{ResourceType, SystemRole};
+use orgiam_core::ids::{KeyId, OrgId, UserId};
+use orgiam_core::keys::{self, KeyKind};
+use orgiam_core::model::Member;
+use orgiam_core::page::{Page, PageRequest};
+use orgiam_core::validate::{self, quote};
+use orgiam_core::{Error, Result, now_unix};
+use serde_json::json;
+use sqlx::Row as _;
+
+use crate::db::{Store, db};
+use crate::members::{insert_membership, member, member_from_row, member_json, upsert_user};
+use crate::sql::{keyset, placeholders};
+use crate::write::{ActorRef, AuditEvent, WriteTx};
+
+/// A SCIM token (never its secret).
+#[derive(Debug, Clone)]
+pub struct ScimToken {
+    /// `key_…`
+    pub id: KeyId,
+    /// A label for people.
+    pub name: String,
+    /// `sk-scim-AbCd…wxyz`
+    pub redacted_value: String,
+    /// The base role of members the token creates.
+    pub default_role: SystemRole,
+    /// The member whose authority the token acts with.
+    pub created_by: UserId,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A token found by its secret: the organization and the authority it acts with.
+#[derive(Debug, Clone)]
+pub struct ScimTokenHit {
+    /// The token.
+    pub token_id: KeyId,
+    /// Its organization.
+    pub org_id: OrgId,
+    /// The member who made it.
+    pub created_by: UserId,
+    /// That member's email.
+    pub email: String,
+    /// The base role of members it creates.
+    pub default_role: SystemRole,
+}
+
+/// A member as SCIM sees them.
+#[derive(Debug, Clone)]
+pub struct ScimUser {
+    /// The membership.
+    pub member: Member,
+    /// The identity provider's id for the user.
+    pub external_id: Option<String>,
+    /// The rest of the SCIM resource the provider sent (a JSON object).
+    pub attributes: serde_json::Value,
+    /// Unix seconds of the last SCIM change (the membership's creation if none).
+    pub updated_at: i64,
+    /// The groups the member is in: (id, name).
+    pub groups: Vec<(String, String)>,
+}
+
+/// A group as SCIM sees it.
+#[derive(Debug, Clone)]
+pub struct ScimGroup {
+    /// `group_…`
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The identity provider's id for the group.
+    pub external_id: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// Members: (user id, display name or email); empty when not asked for.
+    pub members: Vec<(String, String)>,
+}
+
+/// What a SCIM change asks of a member; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ScimUserChange {
+    /// New display name (`Some(None)` clears it).
+    pub name: Option<Option<String>>,
+    /// `false` suspends, `true` restores.
+    pub active: Option<bool>,
+    /// New external id (`Some(None)` clears it).
+    pub external_id: Option<Option<String>>,
+    /// The new rest of the resource.
+    pub attributes: Option<serde_json::Value>,
+}
+
+/// A new SCIM member.
+#[derive(Debug, Clone)]
+pub struct ScimNewUser {
+    /// `userName`, an email.
+    pub email: String,
+    /// `displayName`.
+    pub name: Option<String>,
+    /// Base role.
+    pub role: SystemRole,
+    /// `active`.
+    pub active: bool,
+    /// `externalId`.
+    pub external_id: Option<String>,
+    /// The rest of the resource.
+    pub attributes: serde_json::Value,
+}
+
+/// An attribute a filter can test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScimColumn {
+    /// User `id`.
+    UserId,
+    /// `userName` and `emails.value`: the email, case-insensitively.
+    UserName,
+    /// User `externalId`, case-exact.
+    UserExternalId,
+    /// User `displayName`, case-insensitively.
+    UserDisplayName,
+    /// `active`.
+    UserActive,
+    /// User `meta.created` (Unix seconds).
+    UserCreated,
+    /// User `meta.lastModified` (Unix seconds).
+    UserLastModified,
+    /// Group `id`.
+    GroupId,
+    /// Group `displayName`, case-insensitively.
+    GroupDisplayName,
+    /// Group `externalId`, case-exact.
+    GroupExternalId,
+    /// Group `members.value`: a member's user id.
+    GroupMember,
+    /// Group `meta.created` (Unix seconds).
+    GroupCreated,
+    /// Group `meta.lastModified` (Unix seconds).
+    GroupLastModified,
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScimOp {
+    /// `eq`
+    Eq,
+    /// `ne`
+    Ne,
+    /// `co`
+    Co,
+    /// `sw`
+    Sw,
+    /// `ew`
+    Ew,
+    /// `gt`
+    Gt,
+    /// `lt`
+    Lt,
+    /// `ge`
+    Ge,
+    /// `le`
+    Le,
+}
+
+/// A compared value, already of the attribute's type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScimValue {
+    /// A string.
+    Text(String),
+    /// A date as Unix seconds.
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// A filter over attributes (RFC 7644 §3.4.2.2), resolved to columns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScimFilter {
+    /// `attr op value`
+    Cmp(ScimColumn, ScimOp, ScimValue),
+    /// `attr pr`
+    Present(ScimColumn),
+    /// `a and b`
+    And(Box<ScimFilter>, Box<ScimFilter>),
+    /// `a or b`
+    Or(Box<ScimFilter>, Box<ScimFilter>),
+    /// `not (a)`
+    Not(Box<ScimFilter>),
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// Compiles filters to SQL, collecting the bound values.
+struct Compiler {
+    postgres: bool,
+    first: usize,
+    binds: Vec<Bind>,
+}
+
+impl Compiler {
+    fn param(&mut self, b: Bind) -> String {
+        self.binds.push(b);
+        format!("${}", self.first + self.binds.len() - 1)
+    }
+
+    fn column(c: ScimColumn) -> (&'static str, bool) {
+        // (SQL expression, compared case-insensitively)
+        match c {
+            ScimColumn::UserId => ("m.user_id", false),
+            ScimColumn::UserName => ("u.email_key", true),
+            ScimColumn::UserExternalId => ("s.external_id", false),
+            ScimColumn::UserDisplayName => ("LOWER(m.name)", true),
+            ScimColumn::UserActive => ("m.suspended_at", false),
+            ScimColumn::UserCreated => ("m.created_at", false),
+            ScimColumn::UserLastModified => ("COALESCE(s.updated_at, m.created_at)", false),
+            ScimColumn::GroupId => ("g.id", false),
+            ScimColumn::GroupDisplayName => ("g.name_key", true),
+            ScimColumn::GroupExternalId => ("sg.external_id", false),
+            ScimColumn::GroupMember => ("gm.user_id", false),
+            ScimColumn::GroupCreated => ("g.created_at", false),
+            ScimColumn::GroupLastModified => ("g.updated_at", false),
+        }
+    }
+
+    fn compile(&mut self, f: &ScimFilter) -> String {
+        match f {
+            ScimFilter::And(a, b) => format!("({} AND {})", self.compile(a), self.compile(b)),
+            ScimFilter::Or(a, b) => format!("({} OR {})", self.compile(a), self.compile(b)),
+            ScimFilter::Not(a) => format!("(NOT {})", self.compile(a)),
+            ScimFilter::Present(ScimColumn::UserActive) => "(1 = 1)".to_owned(),
+            ScimFilter::Present(ScimColumn::GroupMember) => {
+                "EXISTS (SELECT 1 FROM group_members gm WHERE gm.org_id = g.org_id AND gm.group_id = g.id)".to_owned()
+            }
+            ScimFilter::Present(c) => {
+                let (col, _) = Self::column(*c);
+                if is_text(*c) {
+                    format!("({col} IS NOT NULL AND {col} <> '')")
+                } else {
+                    format!("({col} IS NOT NULL)")
+                }
+            }
+            ScimFilter::Cmp(ScimColumn::UserActive, op, v) => {
+                let want = matches!(v, ScimValue::Bool(true));
+                let active = match op {
+                    ScimOp::Ne => !want,
+                    _ => want,
+                };
+                if active {
+                    "(m.suspended_at IS NULL)".to_owned()
+                } else {
+                    "(m.suspended_at IS NOT NULL)".to_owned()
+                }
+            }
+            ScimFilter::Cmp(ScimColumn::GroupMember, op, v) => {
+                let inner = self.compile(&ScimFilter::Cmp(ScimColumn::UserId, *op, v.clone()));
+                format!(
+                    "EXISTS (SELECT 1 FROM group_members gm JOIN memberships m \
+                     ON m.org_id = gm.org_id AND m.user_id = gm.user_id \
+                     WHERE gm.org_id = g.org_id AND gm.group_id = g.id AND {inner})"
+                )
+            }
+            ScimFilter::Cmp(c, op, v) => {
+                let (col, fold) = Self::column(*c);
+                let p = match v {
+                    ScimValue::Text(t) => self.param(Bind::Text(if fold {
+                        validate::fold_case(t)
+                    } else {
+                        t.clone()
+                    })),
+                    ScimValue::Int(i) => self.param(Bind::Int(*i)),
+                    ScimValue::Bool(b) => self.param(Bind::Int(i64::from(*b))),
+                };
+                let find = if self.postgres { "strpos" } else { "instr" };
+                match op {
+                    ScimOp::Eq => format!("({col} = {p})"),
+                    ScimOp::Ne => format!("({col} IS NULL OR {col} <> {p})"),
+                    ScimOp::Co => format!("({find}({col}, {p}) > 0)"),
+                    ScimOp::Sw => format!("({find}({col}, {p}) = 1)"),
+                    ScimOp::Ew => format!(
+                        "(length({col}) >= length({p}) AND substr({col}, length({col}) - length({p}) + 1) = {p})"
+                    ),
+                    ScimOp::Gt => format!("({col} > {p})"),
+                    ScimOp::Lt => format!("({col} < {p})"),
+                    ScimOp::Ge => format!("({col} >= {p})"),
+                    ScimOp::Le => format!("({col} <= {p})"),
+                }
+            }
+        }
+    }
+}
+
+fn is_text(c: ScimColumn) -> bool {
+    !matches!(
+        c,
+        ScimColumn::UserCreated
+            | ScimColumn::UserLastModified
+            | ScimColumn::GroupCreated
+            | ScimColumn::GroupLastModified
+    )
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for b in binds {
+        q = match b {
+            Bind::Text(t) => q.bind(t.as_str()),
+            Bind::Int(i) => q.bind(*i),
+        };
+    }
+    q
+}
+
+const SCIM_USER_SELECT: &str = "SELECT m.user_id, u.email, m.name, m.created_at AS added_at, \
+     u.created_at AS user_created_at, ra.role_id, m.suspended_at, m.scim_managed, \
+     s.external_id, s.attributes, s.updated_at \
+     FROM memberships m JOIN users u ON u.id = m.user_id \
+     LEFT JOIN role_assignments ra ON ra.org_id = m.org_id AND ra.principal_id = m.user_id \
+     AND ra.project_id IS NULL AND ra.is_base = 1 \
+     LEFT JOIN scim_users s ON s.org_id = m.org_id AND s.user_id = m.user_id \
+     WHERE m.org_id = $1";
+
+const SCIM_USER_FROM: &str = "FROM memberships m JOIN users u ON u.id = m.user_id \
+     LEFT JOIN scim_users s ON s.org_id = m.org_id AND s.user_id = m.user_id \
+     WHERE m.org_id = $1";
+
+fn scim_user_from_row(row: &sqlx::any::AnyRow) -> Result<ScimUser> {
+    let member = member_from_row(row)?;
+    let attributes: Option<String> = row.try_get("attributes").map_err(db)?;
+    let updated_at: Option<i64> = row.try_get("updated_at").map_err(db)?;
+    Ok(ScimUser {
+        updated_at: updated_at.unwrap_or(member.added_at),
+        external_id: row.try_get("external_id").map_err(db)?,
+        attributes: attributes
+            .and_then(|a| serde_json::from_str(&a).ok())
+            .unwrap_or_else(|| json!({})),
+        groups: Vec::new(),
+        member,
+    })
+}
+
+const SCIM_GROUP_SELECT: &str = "SELECT g.id, g.name, g.created_at, \
+     COALESCE(sg.updated_at, g.updated_at) AS updated_at, sg.external_id \
+     FROM org_groups g LEFT JOIN scim_groups sg ON sg.org_id = g.org_id AND sg.group_id = g.id \
+     WHERE g.org_id = $1";
+
+fn scim_group_from_row(row: &sqlx::any::AnyRow) -> Result<ScimGroup> {
+    Ok(ScimGroup {
+        id: row.try_get("id").map_err(db)?,
+        name: row.try_get("name").map_err(db)?,
+        external_id: row.try_get("external_id").map_err(db)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+        updated_at: row.try_get("updated_at").map_err(db)?,
+        members: Vec::new(),
+    })
+}
+
+fn token_from_row(row: &sqlx::any::AnyRow) -> Result<ScimToken> {
+    let role: String = row.try_get("default_role_id").map_err(db)?;
+    Ok(ScimToken {
+        id: KeyId::from_trusted(row.try_get("id").map_err(db)?),
+        name: row.try_get("name").map_err(db)?,
+        redacted_value: row.try_get("redacted_value").map_err(db)?,
+        default_role: SystemRole::from_id(&role).unwrap_or(SystemRole::OrgMember),
+        created_by: UserId::from_trusted(row.try_get("created_by").map_err(db)?),
+        created_at: row.try_get("created_at").map_err(db)?,
+    })
+}
+
+fn token_json(t: &ScimToken) -> serde_json::Value {
+    json!({
+        "id": t.id.as_str(),
+        "name": t.name,
+        "redacted_value": t.redacted_value,
+        "default_role": t.default_role.name(),
+        "created_by": t.created_by.as_str(),
+        "created_at": t.created_at,
+    })
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, name, redacted_value, default_role_id, created_by, created_at FROM scim_tokens";
+
+/// Writes the SCIM row of a member (insert or replace) and marks the membership SCIM-managed.
+async fn upsert_scim_user(
+    w: &mut WriteTx,
+    user_id: &str,
+    external_id: Option<&str>,
+    attributes: &serde_json::Value,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO scim_users (org_id, user_id, external_id, attributes, updated_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id, user_id) DO UPDATE SET \
+         external_id = excluded.external_id, attributes = excluded.attributes, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(w.org_id.as_str())
+    .bind(user_id)
+    .bind(external_id.map(str::to_owned))
+    .bind(attributes.to_string())
+    .bind(now_unix())
+    .execute(&mut *w.tx)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+async fn scim_user_in(w: &mut WriteTx, user_id: &str) -> Result<Option<ScimUser>> {
+    let sql = format!("{SCIM_USER_SELECT} AND m.user_id = $2");
+    let row = sqlx::query(&sql)
+        .bind(w.org_id.as_str())
+        .bind(user_id)
+        .fetch_optional(&mut *w.tx)
+        .await
+        .map_err(db)?;
+    row.as_ref().map(scim_user_from_row).transpose()
+}
+
+fn scim_user_json(u: &ScimUser) -> serde_json::Value {
+    let mut v = member_json(&u.member);
+    v["active"] = json!(!u.member.suspended);
+    v["external_id"] = json!(u.external_id);
+    v
+}
+
+fn offset_of(start_index: u32) -> u32 {
+    start_index.saturating_sub(1)
+}
+
+impl Store {
+    /// Mints a SCIM token acting with the actor's authority; members it creates get
+    /// `default_role`, which the actor must hold all of (403 `privilege_escalation`).
+    pub async fn create_scim_token(
+        &self,
+        actor: &ActorRef<'_>,
+        org: &OrgId,
+        name: &str,
+        default_role: SystemRole,
+    ) -> Result<(ScimToken, String, i64)> {
+        let name = validate::name("name", name)?;
+        if default_role.resource_type() != ResourceType::Organization {
+            return Err(Error::invalid(
+                "default_role",
+                "default_role must be an organization role",
+            ));
+        }
+        let perms: Vec<String> = default_role
+            .permissions()
+            .map(|p| p.name.to_owned())
+            .collect();
+        actor.ensure_holds(&perms)?;
+        let user_id = actor
+            .user_id()
+            .ok_or_else(|| {
+                Error::forbidden(
+                    "member_required",
+                    "a SCIM token acts as the member who makes it: use a key of a member",
+                )
+            })?
+            .to_owned();
+        let secret = keys::mint(KeyKind::Scim);
+        let token = ScimToken {
+            id: KeyId::generate(),
+            name,
+            redacted_value: secret.redacted.clone(),
+            default_role,
+            created_by: UserId::from_trusted(user_id),
+            created_at: now_unix(),
+        };
+        let mut w = self.begin_write(org).await?;
+        sqlx::query(
+            "INSERT INTO scim_tokens (id, org_id, name, secret_hash, redacted_value, \
+             default_role_id, created_by, created_at, last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+        )
+        .bind(token.id.as_str())
+        .bind(org.as_str())
+        .bind(token.name.as_str())
+        .bind(secret.hash.as_str())
+        .bind(token.redacted_value.as_str())
+        .bind(default_role.id_str())
+        .bind(token.created_by.as_str())
+        .bind(token.created_at)
+        .execute(&mut *w.tx)
+        .await
+        .map_err(db)?;
+        w.audit(
+            actor,
+            AuditEvent {
+                event_type: "scim_token.created",
+                resource_id: token.id.as_str().to_owned(),
+                project_id: None,
+                payload: json!({ "id": token.id.as_str(), "after": token_json(&token) }),
+            },
+        )
+        .await?;
+        let revision = w.commit().await?;
+        Ok((token, secret.value, revision))
+    }
+
+    /// The organization's SCIM tokens, by id.
+    pub async fn list_scim_tokens(
+        &self,
+        org: &OrgId,
+        page: &PageRequest,
+    ) -> Result<Page<ScimToken>> {
+        let (cond, order) = keyset("id", page, 2);
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} WHERE org_id = $1{cond}{order} LIMIT {}",
+            page.limit + 1
+        );
+        let mut q = sqlx::query(&sql).bind(org.as_str());
+        if let Some(after) = &page.after {
+            q = q.bind(after.clone());
+        }
+        let rows = q.fetch_all(&self.read).await.map_err(db)?;
+        let tokens = rows
+            .iter()
+            .map(token_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(tokens, page.limit))
+    }
+
+    /// Revokes a SCIM token: it fails from the next request on, in every process.
+    pub async fn delete_scim_token(
+        &self,
+        actor: &ActorRef<'_>,
+        org: &OrgId,
+        id: &str,
+    ) -> Result<i64> {
+        let mut w = self.begin_write(org).await?;
+        let sql = format!("SELECT {TOKEN_COLUMNS} WHERE org_id = $1 AND id = $2");
+        let before = sqlx::query(&sql)
+            .bind(org.as_str())
+            .bind(id)
+            .fetch_optional(&mut *w.tx)
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(token_from_row)
+            .transpose()?
+            .ok_or_else(|| Error::not_found("scim token", id))?;
+        sqlx::query("DELETE FROM scim_tokens WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(db)?;
+        w.audit(
+            actor,
+            AuditEvent {
+                event_type: "scim_token.deleted",
+                resource_id: id.to_owned(),
+                project_id: None,
+                payload: json!({ "id": id, "before": token_json(&before) }),
+            },
+        )
+        .await?;
+        w.commit().await
+    }
+
+    /// The token a presented secret is, if any (and if its maker is still an active member).
+    pub async fn lookup_scim_token(&self, secret: &str) -> Result<Option<ScimTokenHit>> {
+        let digest = keys::hash(secret);
+        let Some(row) = sqlx::query(
+            "SELECT t.id, t.org_id, t.secret_hash, t.default_role_id, t.created_by, u.email \
+             FROM scim_tokens t JOIN users u ON u.id = t.created_by \
+             JOIN memberships m ON m.org_id = t.org_id AND m.user_id = t.created_by \
+             WHERE t.secret_hash = $1 AND m.suspended_at IS NULL",
+        )
+        .bind(digest.as_str())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db)?
+        else {
+            return Ok(None);
+        };
+        let stored: String = row.try_get("secret_hash").map_err(db)?;
+        if !keys::constant_time_eq(stored.as_bytes(), digest.as_bytes()) {
+            return Ok(None);
+        }
+        let role: String = row.try_get("default_role_id").map_err(db)?;
+        Ok(Some(ScimTokenHit {
+            token_id: KeyId::from_trusted(row.try_get("id").map_err(db)?),
+            org_id: OrgId::from_trusted(row.try_get("org_id").map_err(db)?),
+            created_by: UserId::from_trusted(row.try_get("created_by").map_err(db)?),
+            email: row.try_get("email").map_err(db)?,
+            default_role: SystemRole::from_id(&role).unwrap_or(SystemRole::OrgMember),
+        }))
+    }
+
+    /// Creates a SCIM-managed member (an existing identity with the email is attached); 409
+    /// `already_member` if they are a member already. Writes `user.added`.
+    pub async fn scim_add_member(
+        &self,
+        actor: &ActorRef<'_>,
+        org: &OrgId,
+        new: ScimNewUser,
+    ) -> Result<(ScimUser, i64)> {
+        let email = validate::email("userName", &new.email)?;
+        let name = new
+            .name
+            .as_deref()
+            .map(|n| validate::name("displayName", n))
+            .transpose()?;
+        let perms: Vec<String> = new.role.permissions().map(|p| p.name.to_owned()).collect();
+        actor.ensure_holds(&perms)?;
+        let mut w = self.begin_write(org).await?;
+        let user_id = upsert_user(&mut w, &email).await?;
+        insert_membership(&mut w, actor, &user_id, &email, name.as_deref(), new.role).await?;
+        sqlx::query(
+            "UPDATE memberships SET scim_managed = 1, suspended_at = $1 \
+             WHERE org_id = $2 AND user_id = $3",
+        )
+        .bind((!new.active).then(now_unix))
+        .bind(org.as_str())
+        .bind(user_id.as_str())
+        .execute(&mut *w.tx)
+        .await
+        .map_err(db)?;
+        upsert_scim_user(
+            &mut w,
+            user_id.as_str(),
+            new.external_id.as_deref(),
+            &new.attributes,
+        )
+        .await?;
+        let u = scim_user_in(&mut w, user_id.as_str())
+            .await?
+            .ok_or_else(|| Error::internal("new member vanished"))?;
+        w.audit(
+            actor,
+            AuditEvent {
+                event_type: "user.added",
+                resource_id: user_id.as_str().to_owned(),
+                project_id: None,
+                payload: json!({
+                    "id": user_id.as_str(),
+                    "data": { "role": new.role.name(), "via": "scim" },
+                    "after": scim_user_json(&u),
+                }),
+            },
+        )
+        .await?;
+        let revision = w.commit().await?;
+        Ok((u, revision))
+    }
+
+    /// Applies a SCIM change to a member: display name, external id, the rest of the
+    /// resource, and suspension (`active`). Suspending needs every permission the member
+    /// holds through their base role, and the last active owner cannot be suspended (409).
+    /// Writes `user.updated`.
+    pub async fn scim_update_member(
+        &self,
+        actor: &ActorRef<'_>,
+        org: &OrgId,
+        user_id: &str,
+        change: ScimUserChange,
+    ) -> Result<(ScimUser, i64)> {
+        let name = match &change.name {
+            Some(Some(n)) => Some(Some(validate::name("displayName", n)?)),
+            other => other.clone(),
+        };
+        let mut w = self.begin_write(org).await?;
+        let before = scim_user_in(&mut w, user_id)
+            .await?
+            .ok_or_else(|| Error::not_found("user", user_id))?;
+        if let Some(active) = change.active {
+            if active == before.member.suspended {
+                let perms: Vec<String> = before
+                    .member
+                    .role
+                    .permissions()
+                    .map(|p| p.name.to_owned())
+                    .collect();
+                actor.ensure_holds(&perms)?;
+            }
+            if !active && !before.member.suspended && before.member.role == SystemRole::OrgOwner {
+                let owners: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM role_assignments ra JOIN memberships m \
+                     ON m.org_id = ra.org_id AND m.user_id = ra.principal_id \
+                     WHERE ra.org_id = $1 AND ra.project_id IS NULL AND ra.is_base = 1 \
+                     AND ra.role_id = $2 AND m.suspended_at IS NULL",
+                )
+                .bind(org.as_str())
+                .bind(SystemRole::OrgOwner.id_str())
+                .fetch_one(&mut *w.tx)
+                .await
+                .map_err(db)?;
+                if owners <= 1 {
+                    return Err(Error::conflict(
+                        "last_owner",
+                        format!(
+                            "user '{}' is the organization's last active owner",
+                            quote(user_id)
+                        ),
+                    ));
+                }
+            }
+            if active == before.member.suspended {
+                sqlx::query(
+                    "UPDATE memberships SET suspended_at = $1 WHERE org_id = $2 AND user_id = $3",
+                )
+                .bind((!active).then(now_unix))
+                .bind(org.as_str())
+                .bind(user_id)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(db)?;
+            }
+        }
+        if let Some(n) = &name {
+            sqlx::query("UPDATE memberships SET name = $1 WHERE org_id = $2 AND user_id = $3")
+                .bind(n.clone())
+                .bind(org.as_str())
+                .bind(user_id)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(db)?;
+        }
+        let external_id = match &change.external_id {
+            Some(e) => e.clone(),
+            None => before.external_id.clone(),
+        };
+        let attributes = change
+            .attributes
+            .clone()
+            .unwrap_or_else(|| before.attributes.clone());
+        upsert_scim_user(&mut w, user_id, external_id.as_deref(), &attributes).await?;
+        let after = scim_user_in(&mut w, user_id)
+            .await?
+            .ok_or_else(|| Error::internal("member vanished"))?;
+        w.audit(
+            actor,
+            AuditEvent {
+                event_type: "user.updated",
+                resource_id: user_id.to_owned(),
+                project_id: None,
+                payload: json!({
+                    "id": user_id,
+                    "changes_requested": {
+                        "name": name,
+                        "active": change.active,
+                        "external_id": change.external_id,
+                        "via": "scim",
+                    },
+                    "before": scim_user_json(&before),
+                    "after": scim_user_json(&after),
+                }),
+            },
+        )
+        .await?;
+        let revision = w.commit().await?;
+        Ok((after, revision))
+    }
+
+    /// One member as SCIM sees them, with their groups; 404 if not a member of `org`.
+    pub async fn scim_get_member(&self, org: &OrgId, user_id: &str) -> Result<ScimUser> {
+        let sql = format!("{SCIM_USER_SELECT} AND m.user_id = $2");
+        let row = sqlx::query(&sql)
+            .bind(org.as_str())
+            .bind(user_id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| Error::not_found("user", user_id))?;
+        let mut u = scim_user_from_row(&row)?;
+        self.fill_user_groups(org, std::slice::from_mut(&mut u))
+            .await?;
+        Ok(u)
+    }
+
+    async fn fill_user_groups(&self, org: &OrgId, users: &mut [ScimUser]) -> Result<()> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "SELECT gm.user_id, g.id, g.name FROM group_members gm \
+             JOIN org_groups g ON g.org_id = gm.org_id AND g.id = gm.group_id \
+             WHERE gm.org_id = $1 AND gm.user_id IN ({}) ORDER BY g.id",
+            placeholders(2, users.len())
+        );
+        let mut q = sqlx::query(&sql).bind(org.as_str());
+        for u in users.iter() {
+            q = q.bind(u.member.user_id.as_str().to_owned());
+        }
+        for row in q.fetch_all(&self.read).await.map_err(db)? {
+            let uid: String = row.try_get(0).map_err(db)?;
+            if let Some(u) = users.iter_mut().find(|u| u.member.user_id.as_str() == uid) {
+                u.groups
+                    .push((row.try_get(1).map_err(db)?, row.try_get(2).map_err(db)?));
+            }
+        }
+        Ok(())
+    }
+
+    /// Members matching `filter`, ordered by id: `count` of them from the 1-based
+    /// `start_index`, with how many match in all.
+    pub async fn scim_list_members(
+        &self,
+        org: &OrgId,
+        filter: Option<&ScimFilter>,
+        start_index: u32,
+        count: u32,
+    ) -> Result<(i64, Vec<ScimUser>)> {
+        let mut c = Compiler {
+            postgres: self.backend_is_postgres(),
+            first: 2,
+            binds: Vec::new(),
+        };
+        let cond = filter
+            .map(|f| format!(" AND {}", c.compile(f)))
+            .unwrap_or_default();
+        let total: i64 = {
+            let sql = format!("SELECT COUNT(*) {SCIM_USER_FROM}{cond}");
+            let q = bind_all(sqlx::query(&sql).bind(org.as_str()), &c.binds);
+            let row = q.fetch_one(&self.read).await.map_err(db)?;
+            row.try_get(0).map_err(db)?
+        };
+        if count == 0 {
+            return Ok((total, Vec::new()));
+        }
+        let sql = format!(
+            "{SCIM_USER_SELECT}{cond} ORDER BY m.user_id LIMIT {count} OFFSET {}",
+            offset_of(start_index)
+        );
+        let q = bind_all(sqlx::query(&sql).bind(org.as_str()), &c.binds);
+        let rows = q.fetch_all(&self.read).await.map_err(db)?;
+        let mut users = rows
+            .iter()
+            .map(scim_user_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        self.fill_user_groups(org, &mut users).await?;
+        Ok((total, users))
+    }
+
+    /// One group as SCIM sees it (with its members if `with_members`); 404 if not in `org`.
+    pub async fn scim_get_group(
+        &self,
+        org: &OrgId,
+        group_id: &str,
+        with_members: bool,
+    ) -> Result<ScimGroup> {
+        let sql = format!("{SCIM_GROUP_SELECT} AND g.id = $2");
+        let row = sqlx::query(&sql)
+            .bind(org.as_str())
+            .bind(group_id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| Error::not_found("group", group_id))?;
+        let mut g = scim_group_from_row(&row)?;
+        if with_members {
+            self.fill_group_members(org, std::slice::from_mut(&mut g))
+                .await?;
+        }
+        Ok(g)
+    }
+
+    async fn fill_group_members(&self, org: &OrgId, groups: &mut [ScimGroup]) -> Result<()> {
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "SELECT gm.group_id, gm.user_id, COALESCE(m.name, u.email) FROM group_members gm \
+             JOIN memberships m ON m.org_id = gm.org_id AND m.user_id = gm.user_id \
+             JOIN users u ON u.id = gm.user_id \
+             WHERE gm.org_id = $1 AND gm.group_id IN ({}) ORDER BY gm.user_id",
+            placeholders(2, groups.len())
+        );
+        let mut q = sqlx::query(&sql).bind(org.as_str());
+        for g in groups.iter() {
+            q = q.bind(g.id.clone());
+        }
+        for row in q.fetch_all(&self.read).await.map_err(db)? {
+            let gid: String = row.try_get(0).map_err(db)?;
+            if let Some(g) = groups.iter_mut().find(|g| g.id == gid) {
+                g.members
+                    .push((row.try_get(1).map_err(db)?, row.try_get(2).map_err(db)?));
+            }
+        }
+        Ok(())
+    }
+
+    /// Groups matching `filter`, ordered by id, offset-paged as [`Store::scim_list_members`].
+    pub async fn scim_list_groups(
+        &self,
+        org: &OrgId,
+        filter: Option<&ScimFilter>,
+        start_index: u32,
+        count: u32,
+        with_members: bool,
+    ) -> Result<(i64, Vec<ScimGroup>)> {
+        let mut c = Compiler {
+            postgres: self.backend_is_postgres(),
+            first: 2,
+            binds: Vec::new(),
+        };
+        let cond = filter
+            .map(|f| format!(" AND {}", c.compile(f)))
+            .unwrap_or_default();
+        let total: i64 = {
+            let sql = format!(
+                "SELECT COUNT(*) FROM org_groups g LEFT JOIN scim_groups sg \
+                 ON sg.org_id = g.org_id AND sg.group_id = g.id WHERE g.org_id = $1{cond}"
+            );
+            let q = bind_all(sqlx::query(&sql).bind(org.as_str()), &c.binds);
+            let row = q.fetch_one(&self.read).await.map_err(db)?;
+            row.try_get(0).map_err(db)?
+        };
+        if count == 0 {
+            return Ok((total, Vec::new()));
+        }
+        let sql = format!(
+            "{SCIM_GROUP_SELECT}{cond} ORDER BY g.id LIMIT {count} OFFSET {}",
+            offset_of(start_index)
+        );
+        let q = bind_all(sqlx::query(&sql).bind(org.as_str()), &c.binds);
+        let rows = q.fetch_all(&self.read).await.map_err(db)?;
+        let mut groups = rows
+            .iter()
+            .map(scim_group_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        if with_members {
+            self.fill_group_members(org, &mut groups).await?;
+        }
+        Ok((total, groups))
+    }
+
+    /// Records a group's SCIM external id (no effect on what anyone holds, so it is written
+    /// beside the change that made or renamed the group, outside the revision sequence).
+    pub async fn scim_set_group_external_id(
+        &self,
+        org: &OrgId,
+        group_id: &str,
+        external_id: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO scim_groups (org_id, group_id, external_id, updated_at) \
+             SELECT $1, $2, $3, $4 WHERE EXISTS \
+             (SELECT 1 FROM org_groups WHERE org_id = $1 AND id = $2) \
+             ON CONFLICT (org_id, group_id) DO UPDATE SET \
+             external_id = excluded.external_id, updated_at = excluded.updated_at",
+        )
+        .bind(org.as_str())
+        .bind(group_id)
+        .bind(external_id.map(str::to_owned))
+        .bind(now_unix())
+        .execute(&self.write)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// Whether `user_id` is a member of `org` (for SCIM's `invalidValue` on unknown members).
+    pub async fn is_member(&self, org: &OrgId, user_id: &str) -> Result<bool> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        Ok(member(&mut conn, org, user_id).await?.is_some())
+    }
+}
