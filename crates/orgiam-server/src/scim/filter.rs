@@ -150,7 +150,7 @@ fn lex(s: &str, kind: &'static str) -> Result<Vec<(usize, Tok)>> {
 
 /// Parses an attribute path (`userName`, `name.givenName`, `urn:…:User:department`).
 pub fn parse_attr_path(raw: &str, kind: &'static str) -> Result<AttrPath> {
-    let (urn, rest) = if raw.len() > 4 && raw[..4].eq_ignore_ascii_case("urn:") {
+    let (urn, rest) = if raw.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
         match raw.rfind(':') {
             Some(i) => (Some(raw[..i].to_owned()), &raw[i + 1..]),
             None => (None, raw),

@@ -11,6 +11,8 @@ use orgiam_core::{Error, Result};
 use serde_json::{Map, Value};
 
 use super::errors::scim_error;
+use orgiam_store::ScimOp;
+
 use super::filter::{self, AttrPath, Filter, get_ci};
 
 /// The PatchOp message schema URN.
@@ -310,6 +312,10 @@ fn apply_at(
         }
         (Some(f), _) => {
             let k = key_of(obj, &t.attr);
+            if k.is_none() && kind == Kind::Add {
+                obj.insert(canon(&t.attr), Value::Array(Vec::new()));
+            }
+            let k = key_of(obj, &t.attr);
             let xs = match k.as_ref().and_then(|k| obj.get_mut(k)) {
                 Some(Value::Array(xs)) => xs,
                 _ if kind == Kind::Remove => return Ok(()),
@@ -322,11 +328,29 @@ fn apply_at(
                 .map(|(i, _)| i)
                 .collect();
             if hits.is_empty() {
-                // removing what is already absent is done; changing it is not possible
-                return if kind == Kind::Remove {
-                    Ok(())
-                } else {
-                    Err(no_target(raw))
+                // removing what is already absent is done; adding to an element that does not
+                // exist yet makes it (Entra's `emails[type eq "work"].value`); replacing
+                // nothing is an error
+                return match (kind, f, value) {
+                    (Kind::Remove, ..) => Ok(()),
+                    (Kind::Add, Filter::Cmp(p, ScimOp::Eq, key), Some(v))
+                        if p.sub.is_none() && p.urn.is_none() =>
+                    {
+                        let mut o = Map::new();
+                        set(&mut o, &p.attr, key.clone());
+                        match &t.sub {
+                            Some(sub) => set(&mut o, sub, v),
+                            None => {
+                                let mut e = Value::Object(o);
+                                merge(&mut e, v);
+                                xs.push(e);
+                                return Ok(());
+                            }
+                        }
+                        xs.push(Value::Object(o));
+                        Ok(())
+                    }
+                    _ => Err(no_target(raw)),
                 };
             }
             match (kind, &t.sub) {
@@ -476,6 +500,10 @@ pub fn apply(resource: &mut Value, body: &Value, core: &str, read_only: &[&str])
                         continue;
                     }
                     let t = parse_target(&k, core)?;
+                    // Okta repeats the resource's id beside what it changes: harmless if equal
+                    if t.ext.is_none() && t.sub.is_none() && get_ci(resource, &k) == Some(&v) {
+                        continue;
+                    }
                     check_mutable(&t, read_only, &k)?;
                     apply_at(resource, kind, &k, &t, Some(v))?;
                 }
@@ -531,11 +559,18 @@ mod tests {
         .unwrap();
         assert_eq!(r["emails"].as_array().unwrap().len(), 1);
         let e = patch(
-            r,
+            r.clone(),
             json!([{"op": "replace", "path": "emails[type eq \"fax\"].value", "value": "x"}]),
         )
         .unwrap_err();
         assert_eq!(e.code, "noTarget");
+        // Entra adds to an element that does not exist yet
+        let r = patch(
+            r,
+            json!([{"op": "Add", "path": "emails[type eq \"other\"].value", "value": "o@x.com"}]),
+        )
+        .unwrap();
+        assert_eq!(r["emails"][1], json!({"type": "other", "value": "o@x.com"}));
     }
 
     #[test]
