@@ -42,6 +42,9 @@ pub const DOMAIN_TABLES: &[&str] = &[
     "invitation_projects",
     "api_keys",
     "audit_events",
+    "scim_tokens",
+    "scim_users",
+    "scim_groups",
 ];
 
 /// The root key every test server is started with.
