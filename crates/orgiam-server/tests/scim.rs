@@ -4,6 +4,8 @@
 //! back, and a revoked SCIM token fails at once everywhere. The SCIM surface itself is tested
 //! end to end in tests/python/test_scim.py.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::time::{Duration, Instant};
 
 use orgiam_testkit::{TestServer, backend_tests, json};
