@@ -122,6 +122,17 @@ backend_tests!(
         assert!(!allowed(&cold, &ann, "api.users.read").await);
         assert!(!allowed(&cold, &ann, "api.organization.read").await);
         assert!(!own(&cold).await);
+        // nor is the member listed among the holders of what they held
+        let holders = a
+            .get("/v1/organization/permissions/api.users.read/users")
+            .await
+            .expect(200);
+        assert!(!holders.to_string().contains(&ann), "{holders}");
+        let holders = cold
+            .get("/v1/organization/permissions/api.users.read/users")
+            .await
+            .expect(200);
+        assert!(!holders.to_string().contains(&ann), "{holders}");
         // nothing was deleted
         let roles = a
             .get(&format!("/v1/organization/users/{ann}/roles"))
@@ -143,6 +154,11 @@ backend_tests!(
         within_a_second(|| allowed(&b, &ann, "api.users.read"), true).await;
         within_a_second(|| own(&b), true).await;
         within_a_second(|| allowed(&cold, &ann, "api.users.read"), true).await;
+        let holders = a
+            .get("/v1/organization/permissions/api.users.read/users")
+            .await
+            .expect(200);
+        assert!(holders.to_string().contains(&ann), "{holders}");
 
         // a revoked SCIM token fails at once in every process
         let tokens = a.get("/v1/organization/scim_tokens").await.expect(200);
