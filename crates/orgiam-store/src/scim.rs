@@ -354,6 +354,9 @@ fn scim_user_from_row(row: &sqlx::any::AnyRow) -> Result<ScimUser> {
     })
 }
 
+const SCIM_GROUP_FROM: &str = "FROM org_groups g LEFT JOIN scim_groups sg \
+     ON sg.org_id = g.org_id AND sg.group_id = g.id WHERE g.org_id = $1";
+
 const SCIM_GROUP_SELECT: &str = "SELECT g.id, g.name, g.created_at, \
      COALESCE(sg.updated_at, g.updated_at) AS updated_at, sg.external_id \
      FROM org_groups g LEFT JOIN scim_groups sg ON sg.org_id = g.org_id AND sg.group_id = g.id \
@@ -809,6 +812,48 @@ impl Store {
         Ok(())
     }
 
+    /// The rows of `select` matching `filter`, ordered by `order`: `count` of them from the
+    /// 1-based `start_index`, with how many rows of `from` match in all. SCIM pages are
+    /// offsets (RFC 7644 §3.4.2.4); `count` is bounded by the caller.
+    #[allow(clippy::too_many_arguments)]
+    async fn offset_page(
+        &self,
+        org: &OrgId,
+        from: &str,
+        select: &str,
+        order: &str,
+        filter: Option<&ScimFilter>,
+        start_index: u32,
+        count: u32,
+    ) -> Result<(i64, Vec<sqlx::any::AnyRow>)> {
+        let mut c = Compiler {
+            postgres: self.backend_is_postgres(),
+            first: 2,
+            binds: Vec::new(),
+        };
+        let cond = filter
+            .map(|f| format!(" AND {}", c.compile(f)))
+            .unwrap_or_default();
+        let sql = format!("SELECT COUNT(*) {from}{cond}");
+        let row = bind_all(sqlx::query(&sql).bind(org.as_str()), &c.binds)
+            .fetch_one(&self.read)
+            .await
+            .map_err(db)?;
+        let total: i64 = row.try_get(0).map_err(db)?;
+        if count == 0 {
+            return Ok((total, Vec::new()));
+        }
+        let sql = format!(
+            "{select}{cond} ORDER BY {order} LIMIT {count} OFFSET {}",
+            offset_of(start_index)
+        );
+        let rows = bind_all(sqlx::query(&sql).bind(org.as_str()), &c.binds)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db)?;
+        Ok((total, rows))
+    }
+
     /// Members matching `filter`, ordered by id: `count` of them from the 1-based
     /// `start_index`, with how many match in all.
     pub async fn scim_list_members(
@@ -818,29 +863,17 @@ impl Store {
         start_index: u32,
         count: u32,
     ) -> Result<(i64, Vec<ScimUser>)> {
-        let mut c = Compiler {
-            postgres: self.backend_is_postgres(),
-            first: 2,
-            binds: Vec::new(),
-        };
-        let cond = filter
-            .map(|f| format!(" AND {}", c.compile(f)))
-            .unwrap_or_default();
-        let total: i64 = {
-            let sql = format!("SELECT COUNT(*) {SCIM_USER_FROM}{cond}");
-            let q = bind_all(sqlx::query(&sql).bind(org.as_str()), &c.binds);
-            let row = q.fetch_one(&self.read).await.map_err(db)?;
-            row.try_get(0).map_err(db)?
-        };
-        if count == 0 {
-            return Ok((total, Vec::new()));
-        }
-        let sql = format!(
-            "{SCIM_USER_SELECT}{cond} ORDER BY m.user_id LIMIT {count} OFFSET {}",
-            offset_of(start_index)
-        );
-        let q = bind_all(sqlx::query(&sql).bind(org.as_str()), &c.binds);
-        let rows = q.fetch_all(&self.read).await.map_err(db)?;
+        let (total, rows) = self
+            .offset_page(
+                org,
+                SCIM_USER_FROM,
+                SCIM_USER_SELECT,
+                "m.user_id",
+                filter,
+                start_index,
+                count,
+            )
+            .await?;
         let mut users = rows
             .iter()
             .map(scim_user_from_row)
@@ -906,32 +939,17 @@ impl Store {
         count: u32,
         with_members: bool,
     ) -> Result<(i64, Vec<ScimGroup>)> {
-        let mut c = Compiler {
-            postgres: self.backend_is_postgres(),
-            first: 2,
-            binds: Vec::new(),
-        };
-        let cond = filter
-            .map(|f| format!(" AND {}", c.compile(f)))
-            .unwrap_or_default();
-        let total: i64 = {
-            let sql = format!(
-                "SELECT COUNT(*) FROM org_groups g LEFT JOIN scim_groups sg \
-                 ON sg.org_id = g.org_id AND sg.group_id = g.id WHERE g.org_id = $1{cond}"
-            );
-            let q = bind_all(sqlx::query(&sql).bind(org.as_str()), &c.binds);
-            let row = q.fetch_one(&self.read).await.map_err(db)?;
-            row.try_get(0).map_err(db)?
-        };
-        if count == 0 {
-            return Ok((total, Vec::new()));
-        }
-        let sql = format!(
-            "{SCIM_GROUP_SELECT}{cond} ORDER BY g.id LIMIT {count} OFFSET {}",
-            offset_of(start_index)
-        );
-        let q = bind_all(sqlx::query(&sql).bind(org.as_str()), &c.binds);
-        let rows = q.fetch_all(&self.read).await.map_err(db)?;
+        let (total, rows) = self
+            .offset_page(
+                org,
+                SCIM_GROUP_FROM,
+                SCIM_GROUP_SELECT,
+                "g.id",
+                filter,
+                start_index,
+                count,
+            )
+            .await?;
         let mut groups = rows
             .iter()
             .map(scim_group_from_row)
