@@ -121,6 +121,13 @@ async fn setup_a(s: &TestServer) -> Ids {
         )
         .await
         .expect(200));
+    let scim_token = id(&s
+        .post(
+            "/v1/organization/scim_tokens",
+            json!({"name": "A-secret-scim"}),
+        )
+        .await
+        .expect(200));
     let admin_keys = s.get("/v1/organization/admin_api_keys").await.expect(200);
     let akey = admin_keys["data"][0]["id"].as_str().unwrap().to_owned();
     for (k, v) in [
@@ -133,6 +140,7 @@ async fn setup_a(s: &TestServer) -> Ids {
         ("invite_id", invite),
         ("user_key_id", ukey),
         ("admin_key_id", akey),
+        ("token_id", scim_token),
         ("permission", "asecret.read".to_owned()),
     ] {
         ids.insert(k, v);
@@ -164,6 +172,7 @@ async fn state_of_a(s: &TestServer, ids: &Ids) -> Vec<Value> {
         "/v1/organization/invites?limit=100".to_owned(),
         "/v1/organization/admin_api_keys?limit=100".to_owned(),
         "/v1/organization/permissions?limit=1000".to_owned(),
+        "/v1/organization/scim_tokens?limit=100".to_owned(),
     ] {
         let mut v = s.get(&path).await.expect(200);
         // last use times move when A's own key is used; they are not what we compare
@@ -239,6 +248,7 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{project_id}", ids.get("project_id"))
         .replace("{invite_id}", ids.get("invite_id"))
         .replace("{key_id}", key)
+        .replace("{token_id}", ids.get("token_id"))
         .replace("{permission}", ids.get("permission"));
     assert!(
         !filled.contains('{'),
@@ -248,7 +258,7 @@ fn fill(path: &str, ids: &Ids) -> String {
 }
 
 /// A's names and emails: none may appear in anything B receives.
-const SECRETS: [&str; 8] = [
+const SECRETS: [&str; 9] = [
     "A-secret-role",
     "a-secret-user@a.example",
     "A-secret-group",
@@ -257,6 +267,7 @@ const SECRETS: [&str; 8] = [
     "a-secret-invitee@a.example",
     "A-secret-key",
     "asecret.deploy",
+    "A-secret-scim",
 ];
 
 fn assert_no_secret(what: &str, body: &Value) {
