@@ -58,6 +58,7 @@ backend_tests!(
                     .replace("{project_id}", "proj_01J1F8ZZZZZZZZZZZZZZZZZZZZ")
                     .replace("{invite_id}", "invite_01J1F8ZZZZZZZZZZZZZZZZZZZZ")
                     .replace("{key_id}", "key_01J1F8ZZZZZZZZZZZZZZZZZZZZ")
+                    .replace("{token_id}", "key_01J1F8ZZZZZZZZZZZZZZZZZZZZ")
                     .replace("{permission}", "documents.write");
                 assert!(!concrete.contains('{'), "unfilled parameter in {path}");
                 let a = s
