@@ -319,8 +319,16 @@ def test_filters_and_paging(server: Server) -> None:
         assert names("active eq false") == ["Cid"]
         assert names('active eq "true" and externalId pr') == ["Ann", "Bob"]
         assert names(f'not (externalId eq "e-1") and displayName co "{tag}"') == ["Bob", "Cid"]
+        # an absent attribute fails every comparison but ne, so `not` includes it
+        r = s.post("/scim/v2/Users", json={"schemas": [USER], "userName": f"dan.{tag}@corp3.example", "displayName": f"Dan {tag}"})
+        assert r.status_code == 201, r.text
+        ids["Dan"] = r.json()["id"]
+        assert names(f'not (externalId eq "e-1") and displayName co "{tag}"') == ["Bob", "Cid", "Dan"]
+        assert names(f'externalId ne "e-1" and displayName co "{tag}"') == ["Bob", "Cid", "Dan"]
+        assert names(f'externalId sw "" and displayName co "{tag}"') == ["Ann", "Bob", "Cid"]
+        assert names(f'not (externalId pr) and displayName co "{tag}"') == ["Dan"]
         assert names('(externalId eq "e-1" or externalId eq "x-3") and active eq true') == ["Ann"]
-        assert names(f'meta.created ge "{created}" and displayName co "{tag}"') == ["Ann", "Bob", "Cid"]
+        assert names(f'meta.created ge "{created}" and displayName co "{tag}"') == ["Ann", "Bob", "Cid", "Dan"]
         assert names('meta.created lt "2000-01-01T00:00:00Z"') == []
         assert names('meta.lastModified gt "2000-01-01T00:00:00Z" and externalId eq "x-3"') == ["Cid"]
 
@@ -329,12 +337,14 @@ def test_filters_and_paging(server: Server) -> None:
         seen = []
         for start in (1, 2, 3, 4):
             page = s.get("/scim/v2/Users", params={"filter": f'displayName co "{tag}"', "startIndex": start, "count": 1}).json()
-            assert page["totalResults"] == 3 and page["startIndex"] == start
-            assert page["itemsPerPage"] == len(page["Resources"]) == (1 if start <= 3 else 0)
+            assert page["totalResults"] == 4 and page["startIndex"] == start
+            assert page["itemsPerPage"] == len(page["Resources"]) == 1
             seen += [u["id"] for u in page["Resources"]]
         assert seen == all_ids
+        past = s.get("/scim/v2/Users", params={"filter": f'displayName co "{tag}"', "startIndex": 5, "count": 1}).json()
+        assert past["totalResults"] == 4 and past["Resources"] == []
         assert s.get("/scim/v2/Users", params={"count": 0}).json()["Resources"] == []
-        assert len(s.get("/scim/v2/Users", params={"count": 100000}).json()["Resources"]) == 4
+        assert len(s.get("/scim/v2/Users", params={"count": 100000}).json()["Resources"]) == 5
 
         for bad in ['userName eq', 'userName zz "a"', '(userName eq "a"', 'title eq "x"', 'active co "t"',
                     'meta.created gt "yesterday"', 'userName eq unquoted', '"a" eq userName']:

@@ -285,7 +285,9 @@ impl Compiler {
                     ScimValue::Bool(b) => self.param(Bind::Int(i64::from(*b))),
                 };
                 let find = if self.postgres { "strpos" } else { "instr" };
-                match op {
+                // an absent value matches no comparison but `ne` (so `not (a eq "x")` holds
+                // where `a` is absent, as RFC 7644 reads it)
+                let cmp = match op {
                     ScimOp::Eq => format!("({col} = {p})"),
                     ScimOp::Ne => format!("({col} IS NULL OR {col} <> {p})"),
                     ScimOp::Co => format!("({find}({col}, {p}) > 0)"),
@@ -297,6 +299,11 @@ impl Compiler {
                     ScimOp::Lt => format!("({col} < {p})"),
                     ScimOp::Ge => format!("({col} >= {p})"),
                     ScimOp::Le => format!("({col} <= {p})"),
+                };
+                if *op == ScimOp::Ne {
+                    cmp
+                } else {
+                    format!("({col} IS NOT NULL AND {cmp})")
                 }
             }
         }
