@@ -273,6 +273,12 @@ def test_groups_with_scim2_client_grant_their_roles_to_members(server: Server) -
     u2_groups = scim.query(UserModel, u2.id).groups
     assert [x.value for x in u2_groups] == [g.id]
 
+    # the native group objects say the identity provider manages the group
+    with org.v1() as c:
+        assert c.get(f"/v1/organization/groups/{g.id}").json()["is_scim_managed"] is True
+        native = c.post("/v1/organization/groups", json={"name": uniq("native")}).json()
+        assert native["is_scim_managed"] is False
+
     scim.delete(GroupModel, g.id)
     assert check(org, u2.id, "api.users.read") is False
     types = audit_types(org)

@@ -208,6 +208,11 @@ pub async fn create(
         .store
         .create_group(&auth.author(), auth.org(), &p.name)
         .await?;
+    // marks the group SCIM-managed, with its external id if it has one
+    state
+        .store
+        .scim_set_group_external_id(auth.org(), g.id.as_str(), p.external_id.as_deref())
+        .await?;
     let current = state
         .store
         .scim_get_group(auth.org(), g.id.as_str(), true)
