@@ -90,8 +90,47 @@ backend_tests!(
             .as_str()
             .unwrap()
             .to_owned();
+        // a group gives ann what her base role does not: admin
+        let group = a
+            .post("/v1/organization/groups", json!({"name": "ops"}))
+            .await
+            .expect(200)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        a.post(
+            &format!("/v1/organization/groups/{group}/users"),
+            json!({"user_id": ann}),
+        )
+        .await
+        .expect(200);
+        a.post(
+            &format!("/v1/organization/groups/{group}/roles"),
+            json!({"role_id": "role_00000000000000000000000002"}),
+        )
+        .await
+        .expect(200);
+        let holds_via_group = |s: &TestServer| {
+            let (base, admin, ann) = (s.base.clone(), s.admin_key.clone(), ann.clone());
+            async move {
+                let v: Value = reqwest::Client::new()
+                    .get(format!(
+                        "{base}/v1/organization/permissions/api.users.write/users"
+                    ))
+                    .bearer_auth(&admin)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                v.to_string().contains(&ann)
+            }
+        };
         // b has the organization and the key loaded before the suspension
         assert!(allowed(&b, &ann, "api.users.read").await);
+        assert!(allowed(&b, &ann, "api.users.write").await);
+        assert!(holds_via_group(&b).await);
         let own = |s: &TestServer| {
             let s = s.base.clone();
             let key = key.clone();
@@ -117,6 +156,8 @@ backend_tests!(
         // the other process: within a second
         within_a_second(|| allowed(&b, &ann, "api.users.read"), false).await;
         within_a_second(|| own(&b), false).await;
+        within_a_second(|| allowed(&b, &ann, "api.users.write"), false).await;
+        within_a_second(|| holds_via_group(&b), false).await;
         // a process that loads the organization cold agrees
         let cold = a.another_process().await;
         assert!(!allowed(&cold, &ann, "api.users.read").await);
@@ -154,6 +195,11 @@ backend_tests!(
         within_a_second(|| allowed(&b, &ann, "api.users.read"), true).await;
         within_a_second(|| own(&b), true).await;
         within_a_second(|| allowed(&cold, &ann, "api.users.read"), true).await;
+        // the group's grant comes back too, in the reverse lookup of every process
+        within_a_second(|| allowed(&b, &ann, "api.users.write"), true).await;
+        within_a_second(|| holds_via_group(&b), true).await;
+        within_a_second(|| holds_via_group(&cold), true).await;
+        assert!(holds_via_group(&a).await);
         let holders = a
             .get("/v1/organization/permissions/api.users.read/users")
             .await

@@ -48,9 +48,13 @@ CREATE TABLE scim_groups (
 );
 CREATE INDEX scim_groups_external ON scim_groups (org_id, external_id);
 
--- suspending or restoring a member changes what they hold: the engine reloads them
+-- suspending or restoring a member changes what they hold: the engine reloads them and the
+-- groups they are in (whose member lists leave suspended members out)
 CREATE TRIGGER ec_memberships_suspend AFTER UPDATE OF suspended_at ON memberships
 WHEN NOT EXISTS (SELECT 1 FROM bulk_load) BEGIN
     INSERT INTO engine_changes (org_id, revision, kind, entity_id, created_at)
     VALUES (NEW.org_id, COALESCE((SELECT revision FROM organizations WHERE id = NEW.org_id), 0), 'user', NEW.user_id, CAST(strftime('%s', 'now') AS INTEGER));
+    INSERT INTO engine_changes (org_id, revision, kind, entity_id, created_at)
+    SELECT NEW.org_id, COALESCE((SELECT revision FROM organizations WHERE id = NEW.org_id), 0), 'group', gm.group_id, CAST(strftime('%s', 'now') AS INTEGER)
+    FROM group_members gm WHERE gm.org_id = NEW.org_id AND gm.user_id = NEW.user_id;
 END;
