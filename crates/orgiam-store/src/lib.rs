@@ -19,6 +19,8 @@ mod permissions;
 mod projects;
 mod roles;
 mod scim;
+mod scim_filter;
+mod scim_tokens;
 mod sql;
 mod write;
 
@@ -32,10 +34,9 @@ pub use orgs::CreatedOrganization;
 pub use permissions::Permission;
 pub use projects::{GroupSummary, Project, ProjectGroup, ProjectUser, ProjectUserRef, RoleGrant};
 pub use roles::{NewRole, RoleChanges};
-pub use scim::{
-    ScimColumn, ScimFilter, ScimGroup, ScimNewUser, ScimOp, ScimToken, ScimTokenHit, ScimUser,
-    ScimUserChange, ScimValue,
-};
+pub use scim::{ScimGroup, ScimNewUser, ScimUser, ScimUserChange};
+pub use scim_filter::{ScimColumn, ScimFilter, ScimOp, ScimValue};
+pub use scim_tokens::{ScimToken, ScimTokenHit};
 pub use write::{ActorRef, AuditEvent};
 
 // admin and user API keys
