@@ -18,6 +18,8 @@ pub enum KeyKind {
     User,
     /// A root key for platform routes; never stored.
     Root,
+    /// A SCIM token (`sk-scim-…`): reaches only its organization's `/scim/v2` routes.
+    Scim,
 }
 
 impl KeyKind {
@@ -27,6 +29,7 @@ impl KeyKind {
             Self::Admin => "sk-admin-",
             Self::User => "sk-user-",
             Self::Root => "sk-root-",
+            Self::Scim => "sk-scim-",
         }
     }
 
@@ -36,6 +39,7 @@ impl KeyKind {
             Self::Admin => "admin",
             Self::User => "user",
             Self::Root => "root",
+            Self::Scim => "scim",
         }
     }
 
@@ -96,7 +100,7 @@ pub fn hash(secret: &str) -> String {
 /// The redacted display form: the prefix, four characters, an ellipsis, the last four.
 pub fn redact(secret: &str) -> String {
     let chars: Vec<char> = secret.chars().collect();
-    let prefix_len = [KeyKind::Admin, KeyKind::User, KeyKind::Root]
+    let prefix_len = [KeyKind::Admin, KeyKind::User, KeyKind::Root, KeyKind::Scim]
         .iter()
         .map(|k| k.prefix())
         .find(|p| secret.starts_with(p))

@@ -80,6 +80,10 @@ pub struct Member {
     pub added_at: i64,
     /// When the identity was created.
     pub created_at: i64,
+    /// Suspended through SCIM (`active: false`): still a member, holding nothing.
+    pub suspended: bool,
+    /// Created by the organization's identity provider through SCIM.
+    pub scim_managed: bool,
 }
 
 /// Where an assignment comes from: the user directly, or a group the user is in.

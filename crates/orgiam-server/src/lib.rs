@@ -10,6 +10,7 @@ pub mod extract;
 pub mod generate;
 pub mod limits;
 pub mod listener;
+pub mod scim;
 pub mod state;
 pub mod webhooks;
 

@@ -176,6 +176,8 @@ pub fn error_response(path: &str, e: Error) -> Response {
         aitronos::AitronosError::from(e).into_response()
     } else if path.starts_with("/compat/fiddler/") {
         fiddler::FiddlerError::from(e).into_response()
+    } else if path == crate::scim::BASE || path.starts_with("/scim/v2/") {
+        crate::scim::errors::ScimError::from(e).into_response()
     } else {
         ApiError(e).into_response()
     }

@@ -121,6 +121,13 @@ async fn setup_a(s: &TestServer) -> Ids {
         )
         .await
         .expect(200));
+    let scim_token = id(&s
+        .post(
+            "/v1/organization/scim_tokens",
+            json!({"name": "A-secret-scim"}),
+        )
+        .await
+        .expect(200));
     let admin_keys = s.get("/v1/organization/admin_api_keys").await.expect(200);
     let akey = admin_keys["data"][0]["id"].as_str().unwrap().to_owned();
     // a reserved name that never resolves: nothing is ever delivered
@@ -146,6 +153,7 @@ async fn setup_a(s: &TestServer) -> Ids {
         ("invite_id", invite),
         ("user_key_id", ukey),
         ("admin_key_id", akey),
+        ("token_id", scim_token),
         ("permission", "asecret.read".to_owned()),
         ("webhook_id", webhook),
         ("delivery_id", delivery),
@@ -180,6 +188,7 @@ async fn state_of_a(s: &TestServer, ids: &Ids) -> Vec<Value> {
         "/v1/organization/admin_api_keys?limit=100".to_owned(),
         "/v1/organization/permissions?limit=1000".to_owned(),
         "/v1/organization/webhooks?limit=100".to_owned(),
+        "/v1/organization/scim_tokens?limit=100".to_owned(),
     ] {
         let mut v = s.get(&path).await.expect(200);
         // last use times move when A's own key is used; they are not what we compare
@@ -261,7 +270,8 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{key_id}", key)
         .replace("{permission}", ids.get("permission"))
         .replace("{webhook_id}", ids.get("webhook_id"))
-        .replace("{delivery_id}", ids.get("delivery_id"));
+        .replace("{delivery_id}", ids.get("delivery_id"))
+        .replace("{token_id}", ids.get("token_id"));
     assert!(
         !filled.contains('{'),
         "the isolation sweep cannot fill {path}: add its parameter"
@@ -270,7 +280,7 @@ fn fill(path: &str, ids: &Ids) -> String {
 }
 
 /// A's names and emails: none may appear in anything B receives.
-const SECRETS: [&str; 9] = [
+const SECRETS: [&str; 10] = [
     "A-secret-role",
     "a-secret-user@a.example",
     "A-secret-group",
@@ -280,6 +290,7 @@ const SECRETS: [&str; 9] = [
     "A-secret-key",
     "asecret.deploy",
     "A-secret-webhook",
+    "A-secret-scim",
 ];
 
 fn assert_no_secret(what: &str, body: &Value) {

@@ -60,7 +60,8 @@ backend_tests!(
                     .replace("{key_id}", "key_01J1F8ZZZZZZZZZZZZZZZZZZZZ")
                     .replace("{permission}", "documents.write")
                     .replace("{webhook_id}", "webhook_01J1F8ZZZZZZZZZZZZZZZZZZZZ")
-                    .replace("{delivery_id}", "msg_01J1F8ZZZZZZZZZZZZZZZZZZZZ");
+                    .replace("{delivery_id}", "msg_01J1F8ZZZZZZZZZZZZZZZZZZZZ")
+                    .replace("{token_id}", "key_01J1F8ZZZZZZZZZZZZZZZZZZZZ");
                 assert!(!concrete.contains('{'), "unfilled parameter in {path}");
                 let a = s
                     .call(

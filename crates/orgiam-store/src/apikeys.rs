@@ -37,7 +37,8 @@ pub struct KeyRecord {
 
 const KEY_SELECT: &str = "SELECT k.id, k.org_id, k.kind, k.name, k.redacted_value, k.user_id, \
      k.created_at, k.last_used_at, k.expires_at, u.email, m.name AS owner_name, \
-     m.created_at AS added_at, u.created_at AS user_created_at, ra.role_id \
+     m.created_at AS added_at, u.created_at AS user_created_at, ra.role_id, \
+     m.suspended_at, m.scim_managed \
      FROM api_keys k \
      JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id \
      JOIN users u ON u.id = k.user_id \
@@ -71,6 +72,11 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<KeyRecord> {
                 .unwrap_or(SystemRole::OrgMember),
             added_at: row.try_get("added_at").map_err(db)?,
             created_at: row.try_get("user_created_at").map_err(db)?,
+            suspended: row
+                .try_get::<Option<i64>, _>("suspended_at")
+                .map_err(db)?
+                .is_some(),
+            scim_managed: row.try_get::<i64, _>("scim_managed").map_err(db)? != 0,
         },
     })
 }

@@ -190,6 +190,19 @@ async fn existing(
     Ok(out)
 }
 
+/// Members of `org` suspended through SCIM (`active: false`): they stay members but the engine
+/// loads them holding nothing (no assignments, no groups) until they are restored.
+async fn suspended(conn: &mut AnyConnection, org: &OrgId) -> Result<BTreeSet<String>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT user_id FROM memberships WHERE org_id = $1 AND suspended_at IS NOT NULL",
+    )
+    .bind(org.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(ids.into_iter().collect())
+}
+
 /// All of an organization's rows of `from` packed in one text value ([`records`]): a cold
 /// load of a large organization is about a million rows. The 1 GB limit of a text value
 /// bounds one organization at roughly twelve million assignments.
@@ -352,6 +365,16 @@ impl Store {
             archived_projects,
             active_projects,
         } = structure;
+        let suspended = suspended(&mut conn, org).await?;
+        for u in &suspended {
+            user_assigns.remove(u);
+            user_groups.remove(u);
+        }
+        if !suspended.is_empty() {
+            for list in group_members.values_mut() {
+                list.retain(|u| !suspended.contains(u));
+            }
+        }
         let users = members
             .into_iter()
             .map(|u| {
@@ -451,6 +474,11 @@ impl Store {
                 }
             }
         }
+        let suspended = if by_kind.contains_key("group") || by_kind.contains_key("user") {
+            suspended(&mut conn, org).await?
+        } else {
+            BTreeSet::new()
+        };
         if let Some(ids) = by_kind.get("group") {
             let present = existing(&mut conn, org, "org_groups", "id", ids).await?;
             let live: Vec<String> = ids
@@ -461,6 +489,9 @@ impl Store {
             let mut assigns = assignments(&mut conn, org, "group", &live).await?;
             let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for (g, u) in group_members(&mut conn, org, "group_id", &live).await? {
+                if suspended.contains(&u) {
+                    continue;
+                }
                 members.entry(g).or_default().push(u);
             }
             for g in ids {
@@ -475,7 +506,7 @@ impl Store {
             let present = existing(&mut conn, org, "memberships", "user_id", ids).await?;
             let live: Vec<String> = ids
                 .iter()
-                .filter(|u| present.contains(*u))
+                .filter(|u| present.contains(*u) && !suspended.contains(*u))
                 .cloned()
                 .collect();
             let mut assigns = assignments(&mut conn, org, "user", &live).await?;

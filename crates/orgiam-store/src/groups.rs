@@ -39,6 +39,8 @@ pub struct Group {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// Created or updated by the organization's identity provider through SCIM.
+    pub scim_managed: bool,
 }
 
 /// A member of a group, as the organization knows them.
@@ -54,7 +56,9 @@ pub struct GroupMember {
     pub added_at: i64,
 }
 
-const GROUP_COLUMNS: &str = "id, name, created_at, updated_at";
+const GROUP_COLUMNS: &str = "id, name, created_at, updated_at, \
+     CAST(CASE WHEN EXISTS (SELECT 1 FROM scim_groups sg WHERE sg.org_id = org_groups.org_id \
+     AND sg.group_id = org_groups.id) THEN 1 ELSE 0 END AS BIGINT) AS scim_managed";
 
 const GROUP_MEMBER_SELECT: &str = "SELECT gm.user_id, u.email, m.name, gm.created_at \
      FROM group_members gm \
@@ -68,6 +72,7 @@ fn group_from_row(row: &sqlx::any::AnyRow) -> Result<Group> {
         name: row.try_get("name").map_err(db)?,
         created_at: row.try_get("created_at").map_err(db)?,
         updated_at: row.try_get("updated_at").map_err(db)?,
+        scim_managed: row.try_get::<i64, _>("scim_managed").map_err(db)? != 0,
     })
 }
 
@@ -247,6 +252,7 @@ pub(crate) async fn insert_group(w: &mut WriteTx, org: &OrgId, name: &str) -> Re
         name,
         created_at: now,
         updated_at: now,
+        scim_managed: false,
     })
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Guarantees: the database holds only SHA-256 digests; a presented secret is hashed, looked up
 //! by digest and the stored digest is compared in constant time; an expired key, or one whose
-//! row is gone (deleted, or its member removed), does not authenticate.
+//! row is gone (deleted, or its member removed), or whose member is suspended, does not
+//! authenticate.
 
 use orgiam_core::ids::{KeyId, OrgId, UserId};
 use orgiam_core::keys::{self, KeyKind};
@@ -95,7 +96,9 @@ impl Store {
         let digest = keys::hash(secret);
         let sql = format!(
             "SELECT {KEY_COLUMNS}, k.secret_hash, k.created_by, u.email FROM api_keys k \
-             JOIN users u ON u.id = k.user_id WHERE k.secret_hash = $1"
+             JOIN users u ON u.id = k.user_id \
+             JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id \
+             WHERE k.secret_hash = $1 AND m.suspended_at IS NULL"
         );
         let Some(row) = sqlx::query(&sql)
             .bind(digest.as_str())

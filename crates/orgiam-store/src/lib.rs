@@ -20,6 +20,9 @@ mod permissions;
 mod projects;
 mod roles;
 mod signals;
+mod scim;
+mod scim_filter;
+mod scim_tokens;
 mod sql;
 mod webhooks;
 mod write;
@@ -36,6 +39,9 @@ pub use orgs::CreatedOrganization;
 pub use permissions::Permission;
 pub use projects::{GroupSummary, Project, ProjectGroup, ProjectUser, ProjectUserRef, RoleGrant};
 pub use roles::{NewRole, RoleChanges};
+pub use scim::{ScimGroup, ScimNewUser, ScimUser, ScimUserChange};
+pub use scim_filter::{ScimColumn, ScimFilter, ScimOp, ScimValue};
+pub use scim_tokens::{ScimToken, ScimTokenHit};
 pub use write::{ActorRef, AuditEvent};
 
 // admin and user API keys

@@ -16,13 +16,14 @@ use crate::sql::{keyset, placeholders};
 use crate::write::{ActorRef, AuditEvent, WriteTx};
 
 const MEMBER_SELECT: &str = "SELECT m.user_id, u.email, m.name, m.created_at AS added_at, \
-     u.created_at AS user_created_at, ra.role_id \
+     u.created_at AS user_created_at, ra.role_id, \
+     m.suspended_at, m.scim_managed \
      FROM memberships m JOIN users u ON u.id = m.user_id \
      LEFT JOIN role_assignments ra ON ra.org_id = m.org_id AND ra.principal_id = m.user_id \
      AND ra.project_id IS NULL AND ra.is_base = 1 \
      WHERE m.org_id = $1";
 
-fn member_from_row(row: &sqlx::any::AnyRow) -> Result<Member> {
+pub(crate) fn member_from_row(row: &sqlx::any::AnyRow) -> Result<Member> {
     let role_id: Option<String> = row.try_get("role_id").map_err(db)?;
     Ok(Member {
         user_id: UserId::from_trusted(row.try_get("user_id").map_err(db)?),
@@ -34,6 +35,11 @@ fn member_from_row(row: &sqlx::any::AnyRow) -> Result<Member> {
             .unwrap_or(SystemRole::OrgMember),
         added_at: row.try_get("added_at").map_err(db)?,
         created_at: row.try_get("user_created_at").map_err(db)?,
+        suspended: row
+            .try_get::<Option<i64>, _>("suspended_at")
+            .map_err(db)?
+            .is_some(),
+        scim_managed: row.try_get::<i64, _>("scim_managed").map_err(db)? != 0,
     })
 }
 

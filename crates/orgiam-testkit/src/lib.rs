@@ -43,6 +43,9 @@ pub const DOMAIN_TABLES: &[&str] = &[
     "api_keys",
     "audit_events",
     "audit_event_resources",
+    "scim_tokens",
+    "scim_users",
+    "scim_groups",
 ];
 
 /// The root key every test server is started with.

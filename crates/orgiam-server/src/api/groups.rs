@@ -85,7 +85,7 @@ pub struct GroupObject {
     pub created_at: i64,
     /// Always `group`.
     pub group_type: &'static str,
-    /// Always false: orgiam has no SCIM.
+    /// Whether the organization's identity provider manages the group through SCIM.
     pub is_scim_managed: bool,
 }
 
@@ -96,7 +96,7 @@ impl From<Group> for GroupObject {
             name: g.name,
             created_at: g.created_at,
             group_type: "group",
-            is_scim_managed: false,
+            is_scim_managed: g.scim_managed,
         }
     }
 }
@@ -110,7 +110,7 @@ pub struct GroupUpdated {
     pub name: String,
     /// Unix seconds.
     pub created_at: i64,
-    /// Always false.
+    /// Whether the organization's identity provider manages the group through SCIM.
     pub is_scim_managed: bool,
 }
 
@@ -125,7 +125,7 @@ pub struct GroupSummary {
     pub name: String,
     /// Unix seconds.
     pub created_at: i64,
-    /// Always false.
+    /// Whether the organization's identity provider manages the group through SCIM.
     pub scim_managed: bool,
 }
 
@@ -311,7 +311,7 @@ pub async fn update(
             id: g.id.into_string(),
             name: g.name,
             created_at: g.created_at,
-            is_scim_managed: false,
+            is_scim_managed: g.scim_managed,
         },
         rev,
     ))
@@ -494,7 +494,7 @@ pub async fn assign_role(
                 id: g.id.into_string(),
                 name: g.name,
                 created_at: g.created_at,
-                scim_managed: false,
+                scim_managed: g.scim_managed,
             },
             role: role.into(),
         },

@@ -99,6 +99,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(events::Doc::openapi());
     doc.merge(webhooks::Doc::openapi());
     doc.merge(crate::dialects::Doc::openapi());
+    doc.merge(crate::scim::tokens::Doc::openapi());
     document_common_errors(&mut doc);
     doc
 }
@@ -245,6 +246,8 @@ pub fn router(state: AppState) -> Router {
         .merge(events::routes())
         .merge(webhooks::routes())
         .merge(crate::dialects::routes())
+        .merge(crate::scim::tokens::routes())
+        .merge(crate::scim::routes())
         .route(
             "/v1/organization/permissions",
             get(permissions::list).post(permissions::create),

@@ -114,6 +114,8 @@ pub struct OrganizationUser {
     /// the wire are per membership, so that an organization learns nothing about the
     /// identity's life elsewhere.
     pub created: i64,
+    /// Whether the organization's identity provider manages the user through SCIM.
+    pub is_scim_managed: bool,
     /// Accepted for SDK compatibility; always null.
     pub developer_persona: Option<String>,
     /// Accepted for SDK compatibility; always null.
@@ -130,6 +132,7 @@ impl From<Member> for OrganizationUser {
             role: m.role.name(),
             added_at: m.added_at,
             created: m.added_at,
+            is_scim_managed: m.scim_managed,
             developer_persona: None,
             technical_level: None,
         }

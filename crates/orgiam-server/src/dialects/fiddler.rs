@@ -318,6 +318,8 @@ mod tests {
             role,
             added_at: 0,
             created_at: 0,
+            suspended: false,
+            scim_managed: false,
         }
         .into()
     }

@@ -68,7 +68,8 @@ pub struct GroupSummaryObject {
     pub name: String,
     /// Unix seconds.
     pub created_at: i64,
-    /// Always false (orgiam has no SCIM).
+    /// Always false on project routes (the organization's group objects say whether SCIM
+    /// manages a group).
     pub scim_managed: bool,
 }
 
