@@ -34,6 +34,10 @@ macro_rules! permissions {
         $(
             #[doc = concat!("The `", $name, "` permission.")]
             pub struct $t;
+            impl $t {
+                #[doc = concat!("`", $name, "`, for handlers that check it themselves.")]
+                pub const PERMISSION: &'static str = $name;
+            }
             impl Permission for $t {
                 const NAME: Option<&'static str> = Some($name);
             }

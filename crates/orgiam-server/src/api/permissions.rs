@@ -12,9 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use super::wire::{List, Written};
-use crate::auth::{
-    AnyKey, Authorized, Permission, PermissionsCheck, RolesRead, RolesWrite, UsersRead,
-};
+use crate::auth::{AnyKey, Authorized, PermissionsCheck, RolesRead, RolesWrite, UsersRead};
 use crate::error::{ApiResult, ErrorBody, ErrorDetail};
 use crate::extract::{Body, Params};
 use crate::state::AppState;
@@ -254,18 +252,17 @@ fn ensure_may_ask_about<P>(auth: &Authorized<P>, user_id: &str, param: &str) -> 
     if user_id == auth.actor.user_id.as_str() {
         return Ok(());
     }
-    auth.require(PermissionsCheck::NAME.unwrap_or("api.permissions.check"))
-        .map_err(|e| {
-            Error {
-                message: format!(
-                    "{}; without it a key may only ask about its own user ('{}')",
-                    e.message,
-                    auth.actor.user_id.as_str()
-                ),
-                ..e
-            }
-            .with_param(param)
-        })
+    auth.require(PermissionsCheck::PERMISSION).map_err(|e| {
+        Error {
+            message: format!(
+                "{}; without it a key may only ask about its own user ('{}')",
+                e.message,
+                auth.actor.user_id.as_str()
+            ),
+            ..e
+        }
+        .with_param(param)
+    })
 }
 
 fn answer(snap: &Snapshot, c: CheckRequest, now: i64) -> CheckObject {
@@ -495,7 +492,7 @@ pub async fn permission_users(
     Path(permission): Path<String>,
     params: Params,
 ) -> ApiResult<Json<List<PermissionUser>>> {
-    auth.require(UsersRead::NAME.unwrap_or("api.users.read"))?;
+    auth.require(UsersRead::PERMISSION)?;
     let page = params.page(LIMIT, Some(Order::Asc), orgiam_core::ids::UserId::parse)?;
     let snap = state
         .engine

@@ -270,12 +270,11 @@ pub async fn roles(
     let (actor, view) = admit(&state, bearer(&headers), &org_id, UsersWrite::NAME).await?;
     let members = all_members(&state.store, &actor.org_id).await?;
     // pending invitations only for keys that may read them
-    let invites =
-        if orgiam_authz::Holder::holds(&view, InvitesRead::NAME.unwrap_or(""), None, now_unix()) {
-            all_invites(&state.store, &actor.org_id).await?
-        } else {
-            Vec::new()
-        };
+    let invites = if orgiam_authz::Holder::holds(&view, InvitesRead::PERMISSION, None, now_unix()) {
+        all_invites(&state.store, &actor.org_id).await?
+    } else {
+        Vec::new()
+    };
     let now = now_unix();
     Ok(Success::of(OrgRoles {
         members: members.into_iter().map(FiddlerMember::from).collect(),

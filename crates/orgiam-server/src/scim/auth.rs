@@ -19,7 +19,7 @@ use orgiam_core::{Error, now_unix};
 use orgiam_store::ActorRef;
 
 use super::errors::ScimError;
-use crate::auth::{GroupsWrite, Permission, UsersWrite, presented_secret};
+use crate::auth::{GroupsWrite, UsersWrite, presented_secret};
 use crate::state::AppState;
 
 /// A request authenticated by a SCIM token.
@@ -69,7 +69,7 @@ where
                 )
             })?;
         let snapshot = state.engine.snapshot(&hit.org_id, 0).await?;
-        for p in [UsersWrite::NAME, GroupsWrite::NAME] {
+        for p in [UsersWrite::PERMISSION, GroupsWrite::PERMISSION] {
             if !snapshot.check(hit.created_by.as_str(), p, None, now_unix()) {
                 let mut e = Error::missing_permission(p);
                 e.message = format!(
@@ -78,10 +78,7 @@ where
                 return Err(e.into());
             }
         }
-        let view = UserView {
-            snapshot,
-            user: hit.created_by.as_str().to_owned(),
-        };
+        let view = UserView::new(snapshot, hit.created_by.as_str().to_owned(), None);
         Ok(ScimAuth {
             actor: Actor {
                 org_id: hit.org_id,
@@ -89,6 +86,7 @@ where
                 email: hit.email,
                 key_id: hit.token_id,
                 key_kind: KeyKind::Scim,
+                minted_by: None,
             },
             view,
             default_role: hit.default_role,

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::api::wire::{Deleted, List, Written};
-use crate::auth::{Authorized, GroupsWrite, Permission, UsersWrite};
+use crate::auth::{Authorized, GroupsWrite, UsersWrite};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Body, Params};
 use crate::state::AppState;
@@ -79,13 +79,13 @@ impl ScimTokenObject {
 fn also_groups_write(auth: &Authorized<UsersWrite>) -> Result<(), Error> {
     if auth.view.snapshot.check(
         auth.actor.user_id.as_str(),
-        GroupsWrite::NAME,
+        GroupsWrite::PERMISSION,
         None,
         now_unix(),
     ) {
         Ok(())
     } else {
-        Err(Error::missing_permission(GroupsWrite::NAME))
+        Err(Error::missing_permission(GroupsWrite::PERMISSION))
     }
 }
 
