@@ -356,7 +356,8 @@ def test_retries_run_out_endpoint_failing_then_disabled_then_retry(env: Env) -> 
         events = c.get("/v1/organization/events", params={"after": revs[-1]}).json()["data"]
         kinds = [e["type"] for e in events if e["type"].startswith("webhook.endpoint.")]
         assert kinds == ["webhook.endpoint.failing", "webhook.endpoint.disabled"]
-        assert all(e["actor"] == {"type": "system"} for e in events if e["type"].startswith("webhook.endpoint."))
+        server_actor = {"type": "api_key", "api_key": {"type": "service_account", "service_account": {"id": "orgiam"}}}
+        assert all(e["actor"] == server_actor for e in events if e["type"].startswith("webhook.endpoint."))
 
         # a disabled endpoint gets nothing new; enabling it and redelivering by hand works
         assert c.post(f"/v1/organization/webhooks/{ep['id']}/test").status_code == 409

@@ -54,6 +54,15 @@ pub const EVENT_TYPES: &[EventType] = &[
     own("role.assignment.updated"),
     own("permission.created"),
     own("permission.deleted"),
+    own("access_model.applied"),
+    own("scim_token.created"),
+    own("scim_token.deleted"),
+    own("webhook.created"),
+    own("webhook.updated"),
+    own("webhook.deleted"),
+    own("webhook.secret_rotated"),
+    own("webhook.endpoint.failing"),
+    own("webhook.endpoint.disabled"),
 ];
 
 /// Whether orgiam writes events of type `name`.

@@ -251,14 +251,21 @@ impl Params {
         default_order: Option<Order>,
         cursor: impl Fn(&str) -> Option<T> + Copy,
     ) -> Result<PageRequest, Error> {
-        if self.one("before").is_some() {
-            return Err(Error::invalid_code(
+        self.forwards_only()?;
+        self.page_both_ways(bounds, default_order, cursor)
+    }
+
+    /// A list that pages forwards only refuses `before` with a 400, rather than answering
+    /// the first page as if it were the page before the cursor.
+    pub fn forwards_only(&self) -> Result<(), Error> {
+        match self.one("before") {
+            Some(_) => Err(Error::invalid_code(
                 "unsupported_parameter",
                 "before",
                 "this list does not take 'before': page forwards with 'after' (and 'order' where the list has one)",
-            ));
+            )),
+            None => Ok(()),
         }
-        self.page_both_ways(bounds, default_order, cursor)
     }
 
     /// [`Params::page`] for a list that also pages backwards: `before` checked by `cursor`.

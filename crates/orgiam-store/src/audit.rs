@@ -113,6 +113,18 @@ fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<AuditEntry> {
 
 /// An event as a webhook carries it: the audit log's shape (the payload under the type key)
 /// plus the organization revision the change made.
+/// The actor as OpenAI's `AuditLogActor` has it (`session` or `api_key`): the server's own
+/// actions, stored as `{"type": "system"}`, are the service account `orgiam`.
+pub fn wire_actor(actor: serde_json::Value) -> serde_json::Value {
+    if actor.get("type").and_then(serde_json::Value::as_str) == Some("system") {
+        return serde_json::json!({
+            "type": "api_key",
+            "api_key": { "type": "service_account", "service_account": { "id": "orgiam" } },
+        });
+    }
+    actor
+}
+
 pub(crate) fn feed_data(
     id: &str,
     event_type: &str,
@@ -127,7 +139,7 @@ pub(crate) fn feed_data(
         "type": event_type,
         "effective_at": effective_at,
         "revision": revision,
-        "actor": actor,
+        "actor": wire_actor(actor.clone()),
     });
     if let Some(map) = data.as_object_mut() {
         if let Some(p) = project_id {

@@ -27,6 +27,7 @@ mod sql;
 mod webhooks;
 mod write;
 
+pub use audit::wire_actor;
 pub use bulk::{BulkTable, BulkWriter, Cell};
 pub use db::{Backend, CommitHook, SqliteSync, Store, StoreOptions};
 pub use engine_data::Changes;

@@ -18,6 +18,7 @@
 
 use orgiam_authz::{Grant, Holder};
 use orgiam_core::ids::{AuditId, OrgId};
+use orgiam_core::keys::KeyKind;
 use orgiam_core::model::Actor;
 use orgiam_core::{Error, Result, now_unix};
 use sqlx::{Any, AnyConnection, Transaction};
@@ -287,14 +288,18 @@ impl WriteTx {
             return Ok(());
         };
         let now = now_unix();
-        let key: Option<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT user_id, expires_at FROM api_keys WHERE id = $1 AND org_id = $2",
-        )
-        .bind(a.key_id.as_str())
-        .bind(self.org_id.as_str())
-        .fetch_optional(&mut *self.tx)
-        .await
-        .map_err(db)?;
+        // a SCIM token acts as the member who made it, and lives in its own table
+        let sql = if a.key_kind == KeyKind::Scim {
+            "SELECT created_by, CAST(NULL AS BIGINT) FROM scim_tokens WHERE id = $1 AND org_id = $2"
+        } else {
+            "SELECT user_id, expires_at FROM api_keys WHERE id = $1 AND org_id = $2"
+        };
+        let key: Option<(String, Option<i64>)> = sqlx::query_as(sql)
+            .bind(a.key_id.as_str())
+            .bind(self.org_id.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
         match key {
             Some((user, exp)) if user == a.user_id.as_str() && exp.is_none_or(|t| t > now) => {}
             _ => {

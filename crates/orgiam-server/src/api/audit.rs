@@ -77,18 +77,6 @@ fn event_type_schema() -> utoipa::openapi::Object {
         .build()
 }
 
-/// The actor as OpenAI's `AuditLogActor` has it (`session` or `api_key`): the server's own
-/// actions, stored as `{"type": "system"}`, are the service account `orgiam`.
-fn wire_actor(actor: serde_json::Value) -> serde_json::Value {
-    if actor.get("type").and_then(serde_json::Value::as_str) == Some("system") {
-        return serde_json::json!({
-            "type": "api_key",
-            "api_key": { "type": "service_account", "service_account": { "id": "orgiam" } },
-        });
-    }
-    actor
-}
-
 impl From<AuditEntry> for AuditLogObject {
     fn from(e: AuditEntry) -> Self {
         let mut details = serde_json::Map::new();
@@ -97,7 +85,7 @@ impl From<AuditEntry> for AuditLogObject {
             id: e.id,
             event_type: e.event_type,
             effective_at: e.effective_at,
-            actor: wire_actor(e.actor),
+            actor: orgiam_store::wire_actor(e.actor),
             project: e.project_id.map(|id| AuditProject {
                 id,
                 name: e.project_name,

@@ -69,7 +69,7 @@ pub struct FeedPage {
 /// revision order. With `wait` (seconds), holds the request until there is a change newer than
 /// `after` or the time runs out. A revision older than the oldest kept answers 410 with the
 /// oldest one (in the message and the `orgiam-oldest-revision` header).
-#[utoipa::path(get, path = "/v1/organization/events", tag = "events",
+#[utoipa::path(get, path = "/v1/organization/events", operation_id = "list-events", tag = "events",
     params(("after" = Option<i64>, Query, minimum = 0, description = "resume after this revision (default: from the oldest kept)"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 100"),
            ("wait" = Option<i64>, Query, minimum = 0, maximum = 30, description = "seconds to wait for a change newer than `after` (long-poll), 0 to 30, default 0")),
@@ -80,6 +80,7 @@ pub async fn list(
     State(state): State<AppState>,
     params: Params,
 ) -> std::result::Result<Response, ApiError> {
+    params.forwards_only()?;
     let limit = FEED_LIMIT.check(params.int("limit")?)?;
     let after = params.int("after")?;
     if after.is_some_and(|a| a < 0) {

@@ -75,7 +75,7 @@ fn also_needs<P>(auth: &Authorized<P>, permission: &str) -> Result<(), Error> {
 }
 
 /// The organization's access model, in canonical order (the same model reads the same).
-#[utoipa::path(get, path = "/v1/organization/model", tag = "access model",
+#[utoipa::path(get, path = "/v1/organization/model", operation_id = "export-access-model", tag = "access model",
     responses((status = 200, body = ModelObject), (status = 403, body = ErrorBody)))]
 pub async fn export(
     auth: Authorized<RolesRead>,
@@ -101,7 +101,7 @@ pub async fn export(
 /// Makes the organization match a model in one transaction, with one `access_model.applied`
 /// audit event; answers the plan. Each change needs what its own route needs (and the actor
 /// must hold every permission it grants); people named must already be members.
-#[utoipa::path(post, path = "/v1/organization/model/apply", tag = "access model",
+#[utoipa::path(post, path = "/v1/organization/model/apply", operation_id = "apply-access-model", tag = "access model",
     request_body = ApplyModel,
     responses((status = 200, body = PlanObject), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]

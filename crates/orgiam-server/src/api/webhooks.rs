@@ -240,7 +240,7 @@ fn webhook_id(id: &str) -> Result<()> {
 }
 
 /// Lists the organization's webhook endpoints, by id.
-#[utoipa::path(get, path = "/v1/organization/webhooks", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/organization/webhooks", operation_id = "list-webhooks", tag = "webhooks",
     params(("after" = Option<String>, Query, description = "the previous page's `last_id`"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20")),
     responses((status = 200, body = List<WebhookObject>), (status = 400, body = ErrorBody)))]
@@ -259,7 +259,7 @@ pub async fn list(
 }
 
 /// Creates an endpoint; the response alone carries its signing secret.
-#[utoipa::path(post, path = "/v1/organization/webhooks", tag = "webhooks", request_body = WebhookCreate,
+#[utoipa::path(post, path = "/v1/organization/webhooks", operation_id = "create-webhook", tag = "webhooks", request_body = WebhookCreate,
     responses((status = 200, body = WebhookObject), (status = 400, body = ErrorBody)))]
 pub async fn create(
     auth: Authorized<WebhooksWrite>,
@@ -282,7 +282,7 @@ pub async fn create(
 }
 
 /// Retrieves an endpoint (never its secret).
-#[utoipa::path(get, path = "/v1/organization/webhooks/{webhook_id}", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/organization/webhooks/{webhook_id}", operation_id = "retrieve-webhook", tag = "webhooks",
     params(("webhook_id" = String, Path)),
     responses((status = 200, body = WebhookObject), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
@@ -295,7 +295,7 @@ pub async fn retrieve(
 }
 
 /// Changes an endpoint; `enabled: true` also ends a failing or disabled state.
-#[utoipa::path(post, path = "/v1/organization/webhooks/{webhook_id}", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/organization/webhooks/{webhook_id}", operation_id = "update-webhook", tag = "webhooks",
     params(("webhook_id" = String, Path)), request_body = WebhookUpdate,
     responses((status = 200, body = WebhookObject), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
@@ -324,7 +324,7 @@ pub async fn update(
 }
 
 /// Deletes an endpoint and its deliveries.
-#[utoipa::path(delete, path = "/v1/organization/webhooks/{webhook_id}", tag = "webhooks",
+#[utoipa::path(delete, path = "/v1/organization/webhooks/{webhook_id}", operation_id = "delete-webhook", tag = "webhooks",
     params(("webhook_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
 pub async fn delete(
@@ -349,7 +349,7 @@ pub async fn delete(
 
 /// Replaces the signing secret (returned once, in `secret`); the previous one keeps signing
 /// beside it for 24 hours.
-#[utoipa::path(post, path = "/v1/organization/webhooks/{webhook_id}/rotate_secret", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/organization/webhooks/{webhook_id}/rotate_secret", operation_id = "rotate-webhook-secret", tag = "webhooks",
     params(("webhook_id" = String, Path)),
     responses((status = 200, body = WebhookObject), (status = 404, body = ErrorBody)))]
 pub async fn rotate_secret(
@@ -373,7 +373,7 @@ pub async fn rotate_secret(
 }
 
 /// Queues a `webhook.ping` to the endpoint; returns the delivery to follow.
-#[utoipa::path(post, path = "/v1/organization/webhooks/{webhook_id}/test", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/organization/webhooks/{webhook_id}/test", operation_id = "test-webhook", tag = "webhooks",
     params(("webhook_id" = String, Path)),
     responses((status = 200, body = DeliveryObject), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn test(
@@ -388,7 +388,7 @@ pub async fn test(
 }
 
 /// Lists an endpoint's deliveries, newest first, with their latest attempt.
-#[utoipa::path(get, path = "/v1/organization/webhooks/{webhook_id}/deliveries", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/organization/webhooks/{webhook_id}/deliveries", operation_id = "list-webhook-deliveries", tag = "webhooks",
     params(("webhook_id" = String, Path),
            ("after" = Option<String>, Query, description = "the previous page's `last_id`: older deliveries"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
@@ -428,7 +428,7 @@ pub async fn deliveries(
 }
 
 /// Sends a delivery again now, with a fresh retry window, whatever its status.
-#[utoipa::path(post, path = "/v1/organization/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/organization/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", operation_id = "retry-webhook-delivery", tag = "webhooks",
     params(("webhook_id" = String, Path), ("delivery_id" = String, Path)),
     responses((status = 200, body = DeliveryObject), (status = 404, body = ErrorBody)))]
 pub async fn retry(

@@ -90,7 +90,7 @@ fn also_groups_write(auth: &Authorized<UsersWrite>) -> Result<(), Error> {
 }
 
 /// Lists the organization's SCIM tokens, by id.
-#[utoipa::path(get, path = "/v1/organization/scim_tokens", tag = "scim",
+#[utoipa::path(get, path = "/v1/organization/scim_tokens", operation_id = "list-scim-tokens", tag = "scim",
     params(("after" = Option<String>, Query, description = "the previous page's `last_id`"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
@@ -111,7 +111,7 @@ pub async fn list(
 }
 
 /// Creates a SCIM token acting with the caller's authority; `value` is shown once.
-#[utoipa::path(post, path = "/v1/organization/scim_tokens", tag = "scim", request_body = ScimTokenCreate,
+#[utoipa::path(post, path = "/v1/organization/scim_tokens", operation_id = "create-scim-token", tag = "scim", request_body = ScimTokenCreate,
     responses((status = 200, body = ScimTokenObject), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create(
     auth: Authorized<UsersWrite>,
@@ -139,7 +139,7 @@ pub async fn create(
 }
 
 /// Revokes a SCIM token: it fails from its next request on.
-#[utoipa::path(delete, path = "/v1/organization/scim_tokens/{token_id}", tag = "scim",
+#[utoipa::path(delete, path = "/v1/organization/scim_tokens/{token_id}", operation_id = "delete-scim-token", tag = "scim",
     params(("token_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
 pub async fn revoke(
