@@ -18,6 +18,9 @@ pub enum KeyKind {
     User,
     /// A root key for platform routes; never stored.
     Root,
+    /// A platform key (`sk-platform-…`): serves only the platform routes, with the platform
+    /// permissions it was minted with; stored apart from every organization's keys.
+    Platform,
 }
 
 impl KeyKind {
@@ -27,6 +30,7 @@ impl KeyKind {
             Self::Admin => "sk-admin-",
             Self::User => "sk-user-",
             Self::Root => "sk-root-",
+            Self::Platform => "sk-platform-",
         }
     }
 
@@ -36,6 +40,7 @@ impl KeyKind {
             Self::Admin => "admin",
             Self::User => "user",
             Self::Root => "root",
+            Self::Platform => "platform",
         }
     }
 
@@ -96,11 +101,16 @@ pub fn hash(secret: &str) -> String {
 /// The redacted display form: the prefix, four characters, an ellipsis, the last four.
 pub fn redact(secret: &str) -> String {
     let chars: Vec<char> = secret.chars().collect();
-    let prefix_len = [KeyKind::Admin, KeyKind::User, KeyKind::Root]
-        .iter()
-        .map(|k| k.prefix())
-        .find(|p| secret.starts_with(p))
-        .map_or(0, str::len);
+    let prefix_len = [
+        KeyKind::Admin,
+        KeyKind::User,
+        KeyKind::Root,
+        KeyKind::Platform,
+    ]
+    .iter()
+    .map(|k| k.prefix())
+    .find(|p| secret.starts_with(p))
+    .map_or(0, str::len);
     if chars.len() < prefix_len + 8 {
         return "****".to_owned();
     }

@@ -242,6 +242,28 @@ impl Engine {
         )
     }
 
+    /// Forgets a deleted organization: its snapshot and its cached keys go at once.
+    pub fn forget(&self, org: &OrgId) {
+        let st = self.state(org);
+        self.registry.evict(org.as_str());
+        let freed = st.bytes.swap(0, Ordering::AcqRel);
+        self.resident.fetch_sub(freed, Ordering::AcqRel);
+        self.drop_keys_of(org);
+    }
+
+    /// The snapshot of `org`, or `None` if the organization is gone (deleted, here or by
+    /// another process): then it is forgotten, keys and all.
+    async fn live_snapshot(&self, org: &OrgId) -> Result<Option<Arc<Snapshot>>> {
+        match self.snapshot(org, 0).await {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.kind == orgiam_core::ErrorKind::NotFound => {
+                self.forget(org);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn drop_keys_of(&self, org: &OrgId) {
         if let Ok(mut keys) = self.keys.lock() {
             keys.retain(|_, k| &k.actor.org_id != org);
@@ -254,7 +276,10 @@ impl Engine {
         let cached = self.keys.lock().ok().and_then(|k| k.get(digest).cloned());
         if let Some(k) = cached {
             // bring the organization up to date first: that drops the key if it was revoked
-            let snap = self.snapshot(&k.actor.org_id, 0).await?;
+            // (or the organization deleted)
+            let Some(snap) = self.live_snapshot(&k.actor.org_id).await? else {
+                return Ok(None);
+            };
             let st = self.state(&k.actor.org_id);
             let still = self
                 .keys
@@ -276,7 +301,9 @@ impl Engine {
         };
         // bring the organization up to date, then read the key again: the revision taken
         // before the read is the one a later revocation is compared with
-        let snap = self.snapshot(&first.actor.org_id, 0).await?;
+        let Some(snap) = self.live_snapshot(&first.actor.org_id).await? else {
+            return Ok(None);
+        };
         let read_at = snap.revision();
         let Some(found) = self.store.lookup_key(secret).await? else {
             return Ok(None);
@@ -313,6 +340,12 @@ impl Engine {
         }
         match self.store.revisions(&loaded).await {
             Ok(revs) => {
+                // a loaded organization without a revision was deleted by another process
+                let present: rustc_hash::FxHashSet<&str> =
+                    revs.iter().map(|(id, _)| id.as_str()).collect();
+                for gone in loaded.iter().filter(|o| !present.contains(o.as_str())) {
+                    self.forget(&OrgId::from_trusted(gone.clone()));
+                }
                 for (org, rev) in revs {
                     let org = OrgId::from_trusted(org);
                     self.note_revision(&org, rev);

@@ -26,6 +26,7 @@ pub mod keys;
 pub mod meta;
 pub mod orgs;
 pub mod permissions;
+pub mod platform;
 pub mod projects;
 pub mod roles;
 pub mod users;
@@ -91,6 +92,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(keys::Doc::openapi());
     doc.merge(audit::Doc::openapi());
     doc.merge(permissions::Doc::openapi());
+    doc.merge(platform::Doc::openapi());
     doc.merge(crate::dialects::Doc::openapi());
     document_common_errors(&mut doc);
     doc
@@ -234,6 +236,7 @@ pub fn router(state: AppState) -> Router {
         .merge(invites::routes())
         .merge(keys::routes())
         .merge(audit::routes())
+        .merge(platform::routes())
         .merge(crate::dialects::routes())
         .route(
             "/v1/organization/permissions",

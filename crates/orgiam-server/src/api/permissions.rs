@@ -208,7 +208,7 @@ pub struct PermissionUser {
 }
 
 /// Validates one check against the snapshot; `param` prefixes error parameters.
-fn validate_check(snap: &Snapshot, c: &CheckRequest, param: &str) -> Result<()> {
+pub(crate) fn validate_check(snap: &Snapshot, c: &CheckRequest, param: &str) -> Result<()> {
     let p = |f: &str| {
         if param.is_empty() {
             f.to_owned()
@@ -258,7 +258,7 @@ fn ensure_may_ask_about<P>(auth: &Authorized<P>, user_id: &str, param: &str) -> 
         })
 }
 
-fn answer(snap: &Snapshot, c: CheckRequest, now: i64) -> CheckObject {
+pub(crate) fn answer(snap: &Snapshot, c: CheckRequest, now: i64) -> CheckObject {
     let d = snap.explain(&c.user_id, &c.permission, c.project_id.as_deref(), now);
     let denied_reason = c
         .project_id

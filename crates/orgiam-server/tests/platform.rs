@@ -1,0 +1,885 @@
+//! The platform level over HTTP, on SQLite and PostgreSQL: platform keys (root key only to
+//! mint, stored hashed, refused by organization routes), the organizations' lifecycle (list,
+//! read, rename, delete with its keys stopping at once in every process, recovery admin
+//! keys), checks in any organization agreeing with the organization routes, and the platform
+//! audit log.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use orgiam_testkit::{ROOT_KEY, TestServer, backend_tests, db_scalar, db_strings, json};
+use serde_json::Value;
+
+/// Mints a platform key with `permissions` using the root key; returns (id, secret).
+async fn platform_key(s: &TestServer, permissions: &[&str]) -> (String, String) {
+    let k = s
+        .call(
+            "POST",
+            "/v1/platform/api_keys",
+            Some(ROOT_KEY),
+            Some(json!({"name": "service", "permissions": permissions})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(k["object"], "platform.api_key");
+    let value = k["value"].as_str().unwrap().to_owned();
+    assert!(value.starts_with("sk-platform-"), "{value}");
+    (k["id"].as_str().unwrap().to_owned(), value)
+}
+
+async fn status(s: &TestServer, method: &str, path: &str, key: &str, body: Option<Value>) -> u16 {
+    s.call(method, path, Some(key), body).await.status
+}
+
+backend_tests!(platform_keys, |s: TestServer| async move {
+    let (id, value) = platform_key(&s, &["platform.organizations.read"]).await;
+
+    // stored as a hash only
+    let hashes = db_strings(&s.db.url, "SELECT secret_hash FROM platform_api_keys").await;
+    assert_eq!(hashes.len(), 1);
+    assert_ne!(hashes[0], value);
+    assert_eq!(hashes[0].len(), 64);
+
+    // listed and read without the secret
+    let list = s
+        .call("GET", "/v1/platform/api_keys", Some(ROOT_KEY), None)
+        .await
+        .expect(200);
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert!(list["data"][0].get("value").is_none());
+    assert_eq!(
+        list["data"][0]["permissions"],
+        json!(["platform.organizations.read"])
+    );
+    let one = s
+        .call(
+            "GET",
+            &format!("/v1/platform/api_keys/{id}"),
+            Some(ROOT_KEY),
+            None,
+        )
+        .await
+        .expect(200);
+    assert!(one.get("value").is_none());
+    assert!(
+        one["redacted_value"]
+            .as_str()
+            .unwrap()
+            .starts_with("sk-platform-")
+    );
+
+    // it serves the routes of its permissions, and no others
+    assert_eq!(
+        status(&s, "GET", "/v1/platform/organizations", &value, None).await,
+        200
+    );
+    let denied = s
+        .call(
+            "POST",
+            "/v1/platform/permissions/check",
+            Some(&value),
+            Some(json!({"organization_id": s.org_id, "user_id": s.owner_id, "permission": "api.users.read"})),
+        )
+        .await;
+    assert_eq!(denied.status, 403, "{:?}", denied.body);
+    assert!(
+        denied
+            .error("message")
+            .as_str()
+            .unwrap()
+            .contains("platform.check")
+    );
+
+    // only the root key mints, lists or revokes platform keys
+    let minted = s
+        .call(
+            "POST",
+            "/v1/platform/api_keys",
+            Some(&value),
+            Some(json!({"name": "x", "permissions": ["platform.check"]})),
+        )
+        .await;
+    assert_eq!(minted.status, 403);
+    assert_eq!(minted.error("code"), "root_key_required");
+    assert_eq!(
+        status(&s, "GET", "/v1/platform/api_keys", &value, None).await,
+        403
+    );
+
+    // an organization route refuses it, saying why
+    let org_route = s
+        .call("GET", "/v1/organization/users", Some(&value), None)
+        .await;
+    assert_eq!(org_route.status, 401);
+    assert!(
+        org_route
+            .error("message")
+            .as_str()
+            .unwrap()
+            .contains("platform key"),
+        "{:?}",
+        org_route.body
+    );
+    // an organization's key is not a platform key
+    let admin = s
+        .call(
+            "GET",
+            "/v1/platform/organizations",
+            Some(&s.admin_key),
+            None,
+        )
+        .await;
+    assert_eq!(admin.status, 403);
+    assert_eq!(admin.error("code"), "platform_key_required");
+    assert_eq!(
+        status(
+            &s,
+            "GET",
+            "/v1/platform/organizations",
+            "sk-platform-nope",
+            None
+        )
+        .await,
+        401
+    );
+
+    // bad input: 400 and nothing created
+    for body in [
+        json!({"name": "x", "permissions": ["api.users.read"]}),
+        json!({"name": "x", "permissions": []}),
+        json!({"name": "", "permissions": ["platform.check"]}),
+        json!({"name": "x"}),
+    ] {
+        let a = s
+            .call(
+                "POST",
+                "/v1/platform/api_keys",
+                Some(ROOT_KEY),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(a.status, 400, "{body}: {:?}", a.body);
+    }
+    assert_eq!(
+        db_scalar(&s.db.url, "SELECT COUNT(*) FROM platform_api_keys").await,
+        1
+    );
+
+    // revoked: fails on its very next request
+    let del = s
+        .call(
+            "DELETE",
+            &format!("/v1/platform/api_keys/{id}"),
+            Some(ROOT_KEY),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(del["deleted"], true);
+    assert_eq!(
+        status(&s, "GET", "/v1/platform/organizations", &value, None).await,
+        401
+    );
+    assert_eq!(
+        status(
+            &s,
+            "DELETE",
+            &format!("/v1/platform/api_keys/{id}"),
+            ROOT_KEY,
+            None
+        )
+        .await,
+        404
+    );
+    s.stop().await;
+});
+
+backend_tests!(organizations_list_read_rename, |s: TestServer| async move {
+    let (_, key) = platform_key(
+        &s,
+        &[
+            "platform.organizations.read",
+            "platform.organizations.write",
+        ],
+    )
+    .await;
+    let (a, _, _) = s.new_org("Acme One", "a@acme.test").await;
+    let (b, _, _) = s.new_org("Acme Two", "b@acme.test").await;
+    let (_c, _, _) = s.new_org("Bolt", "c@bolt.test").await;
+
+    // keyset pages over every organization
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            Some(id) => format!("/v1/platform/organizations?limit=2&after={id}"),
+            None => "/v1/platform/organizations?limit=2".to_owned(),
+        };
+        let page = s.call("GET", &path, Some(&key), None).await.expect(200);
+        for o in page["data"].as_array().unwrap() {
+            assert_eq!(o["object"], "organization");
+            seen.push(o["id"].as_str().unwrap().to_owned());
+        }
+        if !page["has_more"].as_bool().unwrap() {
+            break;
+        }
+        after = Some(page["last_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seen.len(), 4, "the bootstrap organization and three more");
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted);
+
+    // name prefix, case-sensitive on both engines
+    let acme = s
+        .call(
+            "GET",
+            "/v1/platform/organizations?name=Acme",
+            Some(&key),
+            None,
+        )
+        .await
+        .expect(200);
+    let ids: Vec<&str> = acme["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![a.as_str(), b.as_str()]);
+    let lower = s
+        .call(
+            "GET",
+            "/v1/platform/organizations?name=acme",
+            Some(&key),
+            None,
+        )
+        .await
+        .expect(200);
+    assert!(lower["data"].as_array().unwrap().is_empty());
+    assert_eq!(
+        status(&s, "GET", "/v1/platform/organizations?limit=0", &key, None).await,
+        400
+    );
+    assert_eq!(
+        status(
+            &s,
+            "GET",
+            "/v1/platform/organizations?after=nope",
+            &key,
+            None
+        )
+        .await,
+        400
+    );
+
+    // read and rename
+    let read = s
+        .call(
+            "GET",
+            &format!("/v1/platform/organizations/{a}"),
+            Some(&key),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(read["name"], "Acme One");
+    let renamed = s
+        .call(
+            "POST",
+            &format!("/v1/platform/organizations/{a}"),
+            Some(&key),
+            Some(json!({"name": "Acme Prime"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(renamed["name"], "Acme Prime");
+    let read = s
+        .call(
+            "GET",
+            &format!("/v1/platform/organizations/{a}"),
+            Some(&key),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(read["name"], "Acme Prime");
+    let bad = s
+        .call(
+            "POST",
+            &format!("/v1/platform/organizations/{a}"),
+            Some(&key),
+            Some(json!({"name": ""})),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.error("param"), "name");
+    for path in [
+        "/v1/platform/organizations/org_01J00000000000000000000000",
+        "/v1/platform/organizations/nope",
+    ] {
+        assert_eq!(status(&s, "GET", path, &key, None).await, 404, "{path}");
+    }
+    // a read-only platform key cannot rename
+    let (_, reader) = platform_key(&s, &["platform.organizations.read"]).await;
+    assert_eq!(
+        status(
+            &s,
+            "POST",
+            &format!("/v1/platform/organizations/{a}"),
+            &reader,
+            Some(json!({"name": "x"}))
+        )
+        .await,
+        403
+    );
+    s.stop().await;
+});
+
+/// Waits (up to `limit`) until `key` gets `want` on `path` from `s`; returns the last status.
+async fn settles(s: &TestServer, path: &str, key: &str, want: u16, limit: Duration) -> u16 {
+    let start = Instant::now();
+    loop {
+        let got = status(s, "GET", path, key, None).await;
+        if got == want || start.elapsed() > limit {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+backend_tests!(deleting_an_organization, |s: TestServer| async move {
+    let (doomed, owner, admin) = s.new_org("Doomed", "owner@doomed.test").await;
+    let (kept, _, kept_admin) = s.new_org("Kept", "owner@kept.test").await;
+    // give the doomed organization something of everything
+    let u = s
+        .call(
+            "POST",
+            "/v1/organization/users",
+            Some(&admin),
+            Some(json!({"email": "m@doomed.test", "role": "member"})),
+        )
+        .await
+        .expect(200);
+    let user = u["id"].as_str().unwrap().to_owned();
+    s.call(
+        "POST",
+        "/v1/organization/permissions",
+        Some(&admin),
+        Some(json!({"name": "docs.read"})),
+    )
+    .await
+    .expect(200);
+    s.call(
+        "POST",
+        "/v1/organization/roles",
+        Some(&admin),
+        Some(json!({"role_name": "Docs", "permissions": ["docs.read"]})),
+    )
+    .await
+    .expect(200);
+    s.call(
+        "POST",
+        "/v1/organization/groups",
+        Some(&admin),
+        Some(json!({"name": "G"})),
+    )
+    .await
+    .expect(200);
+    s.call(
+        "POST",
+        "/v1/organization/projects",
+        Some(&admin),
+        Some(json!({"name": "P"})),
+    )
+    .await
+    .expect(200);
+    let user_key = s
+        .call(
+            "POST",
+            &format!("/v1/organization/users/{user}/api_keys"),
+            Some(&admin),
+            Some(json!({"name": "k"})),
+        )
+        .await
+        .expect(200)["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // a second process has both keys cached
+    let other = s.another_process().await;
+    for k in [&admin, &user_key] {
+        assert_eq!(
+            status(&other, "GET", "/v1/organization/projects", k, None).await,
+            200
+        );
+        assert_eq!(
+            status(&s, "GET", "/v1/organization/projects", k, None).await,
+            200
+        );
+    }
+
+    let (_, key) = platform_key(&s, &["platform.organizations.write"]).await;
+    let del = s
+        .call(
+            "DELETE",
+            &format!("/v1/platform/organizations/{doomed}"),
+            Some(&key),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(del["object"], "organization.deleted");
+    assert_eq!(del["deleted"], true);
+
+    // its keys stop at once here, and within a second in the other process
+    for k in [&admin, &user_key] {
+        assert_eq!(
+            status(&s, "GET", "/v1/organization/projects", k, None).await,
+            401
+        );
+        let got = settles(
+            &other,
+            "/v1/organization/projects",
+            k,
+            401,
+            Duration::from_secs(1),
+        )
+        .await;
+        assert_eq!(
+            got, 401,
+            "the other process still honours a deleted organization's key"
+        );
+    }
+    // everything of it is gone; the other organization and the shared identity stay
+    for table in [
+        "memberships",
+        "projects",
+        "org_groups",
+        "permissions",
+        "roles",
+        "role_assignments",
+        "invitations",
+        "api_keys",
+        "audit_events",
+    ] {
+        let n = db_scalar(
+            &s.db.url,
+            &format!("SELECT COUNT(*) FROM {table} WHERE org_id = '{doomed}'"),
+        )
+        .await;
+        assert_eq!(n, 0, "{table} keeps rows of a deleted organization");
+    }
+    assert_eq!(
+        db_scalar(
+            &s.db.url,
+            &format!("SELECT COUNT(*) FROM organizations WHERE id = '{doomed}'")
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        db_scalar(
+            &s.db.url,
+            &format!("SELECT COUNT(*) FROM users WHERE id = '{owner}'")
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        status(&s, "GET", "/v1/organization/projects", &kept_admin, None).await,
+        200
+    );
+    let (_, reader) = platform_key(&s, &["platform.organizations.read"]).await;
+    assert_eq!(
+        status(
+            &s,
+            "GET",
+            &format!("/v1/platform/organizations/{doomed}"),
+            &reader,
+            None
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        status(
+            &s,
+            "GET",
+            &format!("/v1/platform/organizations/{kept}"),
+            &reader,
+            None
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        status(
+            &s,
+            "DELETE",
+            &format!("/v1/platform/organizations/{doomed}"),
+            &key,
+            None
+        )
+        .await,
+        404
+    );
+    other.stop().await;
+    s.stop().await;
+});
+
+backend_tests!(recovery_admin_key, |s: TestServer| async move {
+    let (org, owner, admin) = s.new_org("Locked", "first@locked.test").await;
+    let second = s
+        .call(
+            "POST",
+            "/v1/organization/users",
+            Some(&admin),
+            Some(json!({"email": "second@locked.test", "role": "owner"})),
+        )
+        .await
+        .expect(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reader = s
+        .call(
+            "POST",
+            "/v1/organization/users",
+            Some(&admin),
+            Some(json!({"email": "reader@locked.test", "role": "reader"})),
+        )
+        .await
+        .expect(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, key) = platform_key(&s, &["platform.organizations.write"]).await;
+    let path = format!("/v1/platform/organizations/{org}/admin_api_keys");
+
+    // the earliest owner when none is named
+    let k = s.call("POST", &path, Some(&key), None).await.expect(200);
+    assert_eq!(k["object"], "organization.admin_api_key");
+    assert_eq!(k["owner"]["id"], owner.as_str());
+    let value = k["value"].as_str().unwrap().to_owned();
+    assert!(value.starts_with("sk-admin-"));
+    // it works as that owner on the organization's routes
+    let me = s
+        .call("GET", "/v1/organization/admin_api_keys", Some(&value), None)
+        .await
+        .expect(200);
+    assert!(
+        me["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == k["id"])
+    );
+    // a named owner
+    let k2 = s
+        .call(
+            "POST",
+            &path,
+            Some(&key),
+            Some(json!({"owner_user_id": second})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(k2["owner"]["id"], second.as_str());
+    // not an owner, or not a member: 400, nothing minted
+    let before = db_scalar(&s.db.url, "SELECT COUNT(*) FROM api_keys").await;
+    for who in [reader.as_str(), "user_01J00000000000000000000000"] {
+        let a = s
+            .call(
+                "POST",
+                &path,
+                Some(&key),
+                Some(json!({"owner_user_id": who})),
+            )
+            .await;
+        assert_eq!(a.status, 400, "{:?}", a.body);
+        assert_eq!(a.error("param"), "owner_user_id");
+    }
+    assert_eq!(
+        db_scalar(&s.db.url, "SELECT COUNT(*) FROM api_keys").await,
+        before
+    );
+    assert_eq!(
+        status(
+            &s,
+            "POST",
+            "/v1/platform/organizations/org_01J00000000000000000000000/admin_api_keys",
+            &key,
+            None
+        )
+        .await,
+        404
+    );
+
+    // recorded in the organization's own audit log as a platform action
+    let log = s
+        .call(
+            "GET",
+            "/v1/organization/audit_logs?event_types[]=admin_api_key.created",
+            Some(&value),
+            None,
+        )
+        .await
+        .expect(200);
+    let recovery: Vec<&Value> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"]["type"] == "platform")
+        .collect();
+    assert_eq!(recovery.len(), 2, "{log}");
+    assert_eq!(recovery[0]["actor"]["platform"]["type"], "platform_api_key");
+    s.stop().await;
+});
+
+backend_tests!(
+    platform_checks_agree_with_org_checks,
+    |s: TestServer| async move {
+        let (org2, _, admin2) = s.new_org("Second", "o@second.test").await;
+        let mut setups = Vec::new();
+        for (org, admin) in [
+            (s.org_id.clone(), s.admin_key.clone()),
+            (org2.clone(), admin2.clone()),
+        ] {
+            s.call(
+                "POST",
+                "/v1/organization/permissions",
+                Some(&admin),
+                Some(json!({"name": "docs.read"})),
+            )
+            .await
+            .expect(200);
+            let mut users = Vec::new();
+            for role in ["reader", "member", "admin"] {
+                let u = s
+                    .call(
+                        "POST",
+                        "/v1/organization/users",
+                        Some(&admin),
+                        Some(json!({"email": format!("{role}@{org}.test"), "role": role})),
+                    )
+                    .await
+                    .expect(200);
+                users.push(u["id"].as_str().unwrap().to_owned());
+            }
+            setups.push((org, admin, users));
+        }
+        let (_, key) = platform_key(&s, &["platform.check"]).await;
+        let perms = [
+            "docs.read",
+            "api.users.read",
+            "api.users.write",
+            "api.admin_keys.write",
+        ];
+        let mut batch = Vec::new();
+        let mut expected = Vec::new();
+        for (org, admin, users) in &setups {
+            for u in users {
+                for p in perms {
+                    let body = json!({"user_id": u, "permission": p});
+                    let native = s
+                        .call(
+                            "POST",
+                            "/v1/organization/permissions/check",
+                            Some(admin),
+                            Some(body),
+                        )
+                        .await
+                        .expect(200);
+                    let platform = s
+                        .call(
+                            "POST",
+                            "/v1/platform/permissions/check",
+                            Some(&key),
+                            Some(json!({"organization_id": org, "user_id": u, "permission": p})),
+                        )
+                        .await
+                        .expect(200);
+                    assert_eq!(platform["organization_id"], org.as_str());
+                    assert_eq!(platform["allowed"], native["allowed"], "{org} {u} {p}");
+                    assert_eq!(platform["reasons"], native["reasons"], "{org} {u} {p}");
+                    assert_eq!(platform["object"], "permission.check");
+                    batch.push(json!({"organization_id": org, "user_id": u, "permission": p}));
+                    expected.push(native["allowed"].clone());
+                }
+            }
+        }
+        // both answers occur, so agreement says something
+        assert!(expected.contains(&json!(true)) && expected.contains(&json!(false)));
+        let answers = s
+            .call(
+                "POST",
+                "/v1/platform/permissions/check_batch",
+                Some(&key),
+                Some(json!({"checks": batch})),
+            )
+            .await
+            .expect(200);
+        let got: Vec<Value> = answers["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["allowed"].clone())
+            .collect();
+        assert_eq!(got, expected);
+
+        // a user of one organization asked about in the other: 404 naming the item
+        let u1 = &setups[0].2[0];
+        let wrong = s
+            .call(
+                "POST",
+                "/v1/platform/permissions/check_batch",
+                Some(&key),
+                Some(json!({"checks": [
+                    {"organization_id": s.org_id, "user_id": u1, "permission": "docs.read"},
+                    {"organization_id": org2, "user_id": u1, "permission": "docs.read"},
+                ]})),
+            )
+            .await;
+        assert_eq!(wrong.status, 404, "{:?}", wrong.body);
+        assert_eq!(wrong.error("param"), "checks[1].user_id");
+        let unknown = s
+        .call(
+            "POST",
+            "/v1/platform/permissions/check",
+            Some(&key),
+            Some(json!({"organization_id": "org_01J00000000000000000000000", "user_id": u1, "permission": "docs.read"})),
+        )
+        .await;
+        assert_eq!(unknown.status, 404);
+        assert_eq!(unknown.error("param"), "organization_id");
+        let bad = s
+            .call(
+                "POST",
+                "/v1/platform/permissions/check",
+                Some(&key),
+                Some(json!({"organization_id": s.org_id, "user_id": u1, "permission": "no.such"})),
+            )
+            .await;
+        assert_eq!(bad.status, 400);
+        assert_eq!(bad.error("param"), "permission");
+        let missing = s
+            .call(
+                "POST",
+                "/v1/platform/permissions/check",
+                Some(&key),
+                Some(json!({"user_id": u1, "permission": "docs.read"})),
+            )
+            .await;
+        assert_eq!(missing.status, 400);
+        s.stop().await;
+    }
+);
+
+backend_tests!(platform_audit_log, |s: TestServer| async move {
+    let (key_id, key) = platform_key(
+        &s,
+        &["platform.organizations.write", "platform.audit_logs.read"],
+    )
+    .await;
+    let (org, _, _) = s.new_org("Logged", "o@logged.test").await;
+    s.call(
+        "POST",
+        &format!("/v1/platform/organizations/{org}"),
+        Some(&key),
+        Some(json!({"name": "Logged Too"})),
+    )
+    .await
+    .expect(200);
+    s.call(
+        "DELETE",
+        &format!("/v1/platform/organizations/{org}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+
+    let all = s
+        .call("GET", "/v1/platform/audit_logs", Some(&key), None)
+        .await
+        .expect(200);
+    let types: Vec<&str> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    // newest first
+    assert_eq!(
+        types,
+        vec![
+            "organization.deleted",
+            "organization.updated",
+            "organization.created",
+            "platform_api_key.created"
+        ]
+    );
+    let deleted = &all["data"][0];
+    assert_eq!(deleted["actor"]["type"], "platform");
+    assert_eq!(deleted["actor"]["platform"]["id"], key_id.as_str());
+    assert_eq!(
+        deleted["organization.deleted"]["before"]["name"],
+        "Logged Too"
+    );
+    assert_eq!(all["data"][2]["actor"]["platform"]["type"], "root_key");
+    assert_eq!(all["data"][2]["organization.created"]["id"], org.as_str());
+
+    // the organization route's filters and paging
+    let only = s
+        .call(
+            "GET",
+            "/v1/platform/audit_logs?event_types[]=organization.updated",
+            Some(&key),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(only["data"].as_array().unwrap().len(), 1);
+    let by_key = s
+        .call(
+            "GET",
+            &format!("/v1/platform/audit_logs?actor_ids[]={key_id}"),
+            Some(&key),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(by_key["data"].as_array().unwrap().len(), 2);
+    let p1 = s
+        .call("GET", "/v1/platform/audit_logs?limit=2", Some(&key), None)
+        .await
+        .expect(200);
+    assert_eq!(p1["has_more"], true);
+    let p2 = s
+        .call(
+            "GET",
+            &format!(
+                "/v1/platform/audit_logs?limit=2&after={}",
+                p1["last_id"].as_str().unwrap()
+            ),
+            Some(&key),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(p2["has_more"], false);
+    assert_eq!(p2["data"][1]["type"], "platform_api_key.created");
+    assert_eq!(
+        status(&s, "GET", "/v1/platform/audit_logs?limit=101", &key, None).await,
+        400
+    );
+    // the permission is needed
+    let (_, other) = platform_key(&s, &["platform.check"]).await;
+    assert_eq!(
+        status(&s, "GET", "/v1/platform/audit_logs", &other, None).await,
+        403
+    );
+    s.stop().await;
+});
