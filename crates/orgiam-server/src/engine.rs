@@ -43,6 +43,8 @@ struct OrgState {
     last_used: AtomicU64,
     /// Estimated size of the loaded snapshot (0 when none is loaded).
     bytes: AtomicU64,
+    /// The platform revision whose global catalog the loaded snapshot holds.
+    platform_epoch: AtomicI64,
 }
 
 /// A cached key: the principal, its expiry, and the snapshot revision it was read at.
@@ -67,6 +69,8 @@ pub struct Engine {
     ticks: AtomicU64,
     /// Snapshots evicted so far.
     evictions: AtomicU64,
+    /// The newest platform revision known (the global catalog's change counter).
+    platform: AtomicI64,
 }
 
 /// The default memory budget for loaded snapshots: 1 GiB.
@@ -89,6 +93,7 @@ impl Engine {
             resident: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
+            platform: AtomicI64::new(0),
         });
         let weak = Arc::downgrade(&engine);
         store.set_commit_hook(Arc::new(move |org, revision| {
@@ -112,8 +117,15 @@ impl Engine {
         self.state(org).wanted.fetch_max(revision, Ordering::AcqRel);
     }
 
+    /// Records that the global catalog has reached platform revision `revision`: every
+    /// snapshot brings in the catalog as it is now on its next use.
+    pub fn note_platform(&self, revision: i64) {
+        self.platform.fetch_max(revision, Ordering::AcqRel);
+    }
+
     /// The snapshot of `org`, at least as new as every write known to this process and as
-    /// `at_least`. 404 if the organization does not exist.
+    /// `at_least`, holding the global catalog as of every platform change known to this
+    /// process. 404 if the organization does not exist.
     pub async fn snapshot(&self, org: &OrgId, at_least: i64) -> Result<Arc<Snapshot>> {
         let st = self.state(org);
         st.last_used.store(
@@ -121,14 +133,28 @@ impl Engine {
             Ordering::Relaxed,
         );
         let wanted = st.wanted.load(Ordering::Acquire).max(at_least);
+        let platform = self.platform.load(Ordering::Acquire);
         if let Some(s) = self.registry.get(org.as_str()) {
-            if s.revision() >= wanted {
+            if s.revision() >= wanted && st.platform_epoch.load(Ordering::Acquire) >= platform {
                 return Ok(s);
             }
         }
         let _guard = st.lock.lock().await;
         let wanted = st.wanted.load(Ordering::Acquire).max(at_least);
-        match self.registry.get(org.as_str()) {
+        let platform = self.platform.load(Ordering::Acquire);
+        let mut loaded = self.registry.get(org.as_str());
+        if let Some(s) = &loaded {
+            if st.platform_epoch.load(Ordering::Acquire) < platform {
+                // the global catalog changed: bring it in (its size, not the organization's)
+                let deltas = self.store.catalog_deltas(org).await?;
+                let next = s.apply(s.revision(), deltas, now_unix());
+                st.platform_epoch.fetch_max(platform, Ordering::AcqRel);
+                self.account(&st, &next);
+                self.registry.publish(org.as_str(), next);
+                loaded = self.registry.get(org.as_str());
+            }
+        }
+        match loaded {
             Some(s) if s.revision() >= wanted => Ok(s),
             Some(s) => {
                 let Some(changes) = self.store.load_changes(org, s.revision()).await? else {
@@ -154,6 +180,8 @@ impl Engine {
                 out
             }
             None => {
+                // read before the load: a platform change during it is brought in next time
+                st.platform_epoch.fetch_max(platform, Ordering::AcqRel);
                 let started = std::time::Instant::now();
                 let data = self
                     .store
@@ -329,6 +357,10 @@ impl Engine {
     /// periodically): notes the database's revisions, then catches up the snapshots that are
     /// behind, so that none falls further behind than the change log keeps.
     pub async fn poll(&self) {
+        match self.store.platform_revision().await {
+            Ok(rev) => self.note_platform(rev),
+            Err(e) => tracing::warn!(error = %e.message, "could not poll the platform revision"),
+        }
         let loaded: Vec<String> = self
             .registry
             .loaded()
@@ -406,7 +438,11 @@ impl Engine {
                                         Ok(n) => {
                                             if let Some((org, rev)) = n.payload().rsplit_once(':') {
                                                 if let Ok(rev) = rev.parse::<i64>() {
-                                                    me.note_revision(&OrgId::from_trusted(org.to_owned()), rev);
+                                                    if org == "platform" {
+                                                        me.note_platform(rev);
+                                                    } else {
+                                                        me.note_revision(&OrgId::from_trusted(org.to_owned()), rev);
+                                                    }
                                                 }
                                             }
                                         }

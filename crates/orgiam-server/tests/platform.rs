@@ -883,3 +883,277 @@ backend_tests!(platform_audit_log, |s: TestServer| async move {
     );
     s.stop().await;
 });
+
+/// `allowed` of the organization route's check with `key`, or the error status.
+async fn allowed(s: &TestServer, key: &str, user: &str, permission: &str) -> Result<bool, u16> {
+    let a = s
+        .call(
+            "POST",
+            "/v1/organization/permissions/check",
+            Some(key),
+            Some(json!({"user_id": user, "permission": permission})),
+        )
+        .await;
+    if a.status == 200 {
+        Ok(a.body["allowed"].as_bool().unwrap())
+    } else {
+        Err(a.status)
+    }
+}
+
+backend_tests!(global_permissions, |s: TestServer| async move {
+    let (org2, owner2, admin2) = s.new_org("Second", "o@second.test").await;
+    let other = s.another_process().await;
+    // both processes have both organizations loaded before the platform changes anything
+    for srv in [&s, &other] {
+        assert_eq!(
+            allowed(srv, &s.admin_key, &s.owner_id, "reports.export").await,
+            Err(400)
+        );
+        assert_eq!(
+            allowed(srv, &admin2, &owner2, "reports.export").await,
+            Err(400)
+        );
+    }
+    let (_, key) = platform_key(&s, &["platform.catalog.write"]).await;
+    let created = s
+        .call(
+            "POST",
+            "/v1/platform/permissions",
+            Some(&key),
+            Some(json!({"name": "reports.export", "description": "export reports"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(created["platform"], true);
+    assert_eq!(created["builtin"], false);
+
+    // in every organization's catalog, marked; owners hold it at once here, within a second
+    // in the other process
+    for admin in [&s.admin_key, &admin2] {
+        let cat = s
+            .call(
+                "GET",
+                "/v1/organization/permissions?limit=1000",
+                Some(admin),
+                None,
+            )
+            .await
+            .expect(200);
+        let p = cat["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "reports.export")
+            .cloned()
+            .expect("the global permission is in the catalog");
+        assert_eq!(p["platform"], true);
+        let builtin = cat["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "api.users.read")
+            .unwrap();
+        assert_eq!(builtin["platform"], false);
+        assert_eq!(builtin["builtin"], true);
+    }
+    assert_eq!(
+        allowed(&s, &s.admin_key, &s.owner_id, "reports.export").await,
+        Ok(true)
+    );
+    assert_eq!(
+        allowed(&s, &admin2, &owner2, "reports.export").await,
+        Ok(true)
+    );
+    let start = Instant::now();
+    loop {
+        let here = allowed(&other, &admin2, &owner2, "reports.export").await;
+        if here == Ok(true) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "the other process: {here:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // usable in an organization's own role; a member holds it only through one
+    let m = s
+        .call(
+            "POST",
+            "/v1/organization/users",
+            Some(&admin2),
+            Some(json!({"email": "m@second.test", "role": "member"})),
+        )
+        .await
+        .expect(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(allowed(&s, &admin2, &m, "reports.export").await, Ok(false));
+    let role = s
+        .call(
+            "POST",
+            "/v1/organization/roles",
+            Some(&admin2),
+            Some(json!({"role_name": "Exporter", "permissions": ["reports.export"]})),
+        )
+        .await
+        .expect(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.call(
+        "POST",
+        &format!("/v1/organization/users/{m}/roles"),
+        Some(&admin2),
+        Some(json!({"role_id": role})),
+    )
+    .await
+    .expect(200);
+    assert_eq!(allowed(&s, &admin2, &m, "reports.export").await, Ok(true));
+
+    // read-only to organizations; one name, one permission
+    let del = s
+        .call(
+            "DELETE",
+            "/v1/organization/permissions/reports.export",
+            Some(&admin2),
+            None,
+        )
+        .await;
+    assert_eq!(del.status, 403);
+    assert_eq!(del.error("code"), "platform_permission");
+    let dup = s
+        .call(
+            "POST",
+            "/v1/organization/permissions",
+            Some(&s.admin_key),
+            Some(json!({"name": "reports.export"})),
+        )
+        .await;
+    assert_eq!(dup.status, 409);
+    s.call(
+        "POST",
+        "/v1/organization/permissions",
+        Some(&s.admin_key),
+        Some(json!({"name": "docs.read"})),
+    )
+    .await
+    .expect(200);
+    let clash = s
+        .call(
+            "POST",
+            "/v1/platform/permissions",
+            Some(&key),
+            Some(json!({"name": "docs.read"})),
+        )
+        .await;
+    assert_eq!(clash.status, 409);
+    for bad in [
+        json!({"name": "api.x.read"}),
+        json!({"name": ""}),
+        json!({"name": "a", "resource_type": "x"}),
+    ] {
+        let a = s
+            .call(
+                "POST",
+                "/v1/platform/permissions",
+                Some(&key),
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(a.status, 400, "{bad}");
+    }
+    let listed = s
+        .call("GET", "/v1/platform/permissions", Some(&key), None)
+        .await
+        .expect(200);
+    let names: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["reports.export"]);
+
+    // 409 while a role holds it; gone from every catalog once deleted
+    let held = s
+        .call(
+            "DELETE",
+            "/v1/platform/permissions/reports.export",
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(held.status, 409, "{:?}", held.body);
+    s.call(
+        "DELETE",
+        &format!("/v1/organization/roles/{role}"),
+        Some(&admin2),
+        None,
+    )
+    .await
+    .expect(200);
+    s.call(
+        "DELETE",
+        "/v1/platform/permissions/reports.export",
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    // nobody holds it any more, and no catalog lists it
+    assert_eq!(
+        allowed(&s, &admin2, &owner2, "reports.export").await,
+        Ok(false)
+    );
+    assert_eq!(
+        allowed(&s, &s.admin_key, &s.owner_id, "reports.export").await,
+        Ok(false)
+    );
+    let cat = s
+        .call(
+            "GET",
+            "/v1/organization/permissions?limit=1000",
+            Some(&admin2),
+            None,
+        )
+        .await
+        .expect(200);
+    assert!(
+        cat["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["name"] != "reports.export")
+    );
+    assert_eq!(
+        status(
+            &s,
+            "DELETE",
+            "/v1/platform/permissions/reports.export",
+            &key,
+            None
+        )
+        .await,
+        404
+    );
+    // another key cannot change the catalog
+    let (_, checker) = platform_key(&s, &["platform.check"]).await;
+    assert_eq!(
+        status(
+            &s,
+            "POST",
+            "/v1/platform/permissions",
+            &checker,
+            Some(json!({"name": "x.y"}))
+        )
+        .await,
+        403
+    );
+    let _ = org2;
+    other.stop().await;
+    s.stop().await;
+});

@@ -523,4 +523,26 @@ impl Store {
         }
         Ok(out)
     }
+
+    /// The platform's change counter (moved by every change of the global catalog).
+    pub async fn platform_revision(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT revision FROM platform_state WHERE id = 1")
+            .fetch_one(&self.read)
+            .await
+            .map_err(db)
+    }
+
+    /// What a snapshot of `org` needs after a change of the global catalog: the catalog and
+    /// the system roles as they are now. Costs the catalog's size, not the organization's.
+    pub async fn catalog_deltas(&self, org: &OrgId) -> Result<Vec<Delta>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        let catalog = catalog(&mut conn, org).await?;
+        let mut out = vec![Delta::Permissions(
+            catalog.iter().map(|(n, _)| n.clone()).collect(),
+        )];
+        for r in system_roles(&catalog) {
+            out.push(Delta::Role(r.id.clone(), Some(r)));
+        }
+        Ok(out)
+    }
 }

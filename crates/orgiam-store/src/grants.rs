@@ -90,11 +90,15 @@ pub(crate) async fn grants_in(
         }
     }
     let own: Vec<(String, String)> = if systems.iter().any(|r| r.holds_custom()) {
-        sqlx::query_as("SELECT name, resource_type FROM permissions WHERE org_id = $1")
-            .bind(org.as_str())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?
+        // the organization's own permissions and the platform's global ones
+        sqlx::query_as(
+            "SELECT name, resource_type FROM permissions \
+             WHERE org_id = $1 OR (org_id IS NULL AND name NOT LIKE 'api.%')",
+        )
+        .bind(org.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?
     } else {
         Vec::new()
     };

@@ -9,7 +9,7 @@
 //! organization itself is gone.
 
 use orgiam_core::catalog::SystemRole;
-use orgiam_core::ids::{AuditId, KeyId, OrgId};
+use orgiam_core::ids::{AuditId, KeyId, OrgId, PermissionId};
 use orgiam_core::keys::{self, KeyKind};
 use orgiam_core::model::Organization;
 use orgiam_core::page::{Page, PageRequest};
@@ -20,9 +20,10 @@ use serde_json::json;
 use sqlx::{AnyConnection, Row as _};
 
 use crate::apikeys::KeyRecord;
-use crate::db::{Store, db};
+use crate::db::{Store, db, is_unique_violation};
 use crate::keys::insert_key;
 use crate::members::member;
+use crate::permissions::{COLUMNS, Permission, check_new, from_row, name_taken, permission_json};
 use crate::sql::keyset;
 use crate::write::{ActorRef, AuditEvent, WriteConn};
 
@@ -419,5 +420,149 @@ impl Store {
         w.audit(&ActorRef::Platform(actor), event).await?;
         let revision = w.commit().await?;
         Ok((record, secret, revision))
+    }
+}
+
+/// Moves the platform's change counter inside a platform write; returns the new value.
+async fn bump_platform(conn: &mut AnyConnection) -> Result<i64> {
+    sqlx::query_scalar(
+        "UPDATE platform_state SET revision = revision + 1 WHERE id = 1 RETURNING revision",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)
+}
+
+impl Store {
+    /// The global permissions (no organization, not built-in), by name.
+    pub async fn list_global_permissions(&self, page: &PageRequest) -> Result<Page<Permission>> {
+        let (cond, order) = keyset("name", page, 1);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM permissions WHERE org_id IS NULL AND name NOT LIKE 'api.%'\
+             {cond}{order} LIMIT {}",
+            page.limit + 1
+        );
+        let mut q = sqlx::query(&sql);
+        if let Some(after) = &page.after {
+            q = q.bind(after.clone());
+        }
+        let rows = q.fetch_all(&self.read).await.map_err(db)?;
+        let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.limit))
+    }
+
+    /// Defines a global permission: in every organization's catalog, usable in any role.
+    /// 409 if any catalog already has the name. Returns it and the platform revision.
+    pub async fn create_global_permission(
+        &self,
+        actor: &PlatformActor,
+        name: &str,
+        description: Option<&str>,
+        resource_type: Option<&str>,
+    ) -> Result<(Permission, i64)> {
+        let (description, rt) = check_new(name, description, resource_type)?;
+        let mut tx = self.begin_tx().await?;
+        let revision = bump_platform(&mut tx).await?;
+        if let Some(taken) = name_taken(&mut tx, name, true).await? {
+            return Err(taken);
+        }
+        let p = Permission {
+            id: PermissionId::generate().into_string(),
+            name: name.to_owned(),
+            description,
+            resource_type: rt.as_str().to_owned(),
+            builtin: false,
+            platform: true,
+            created_at: now_unix(),
+        };
+        let r = sqlx::query(
+            "INSERT INTO permissions (id, org_id, name, description, resource_type, created_at) \
+             VALUES ($1, NULL, $2, $3, $4, $5)",
+        )
+        .bind(p.id.as_str())
+        .bind(p.name.as_str())
+        .bind(p.description.clone())
+        .bind(rt.as_str())
+        .bind(p.created_at)
+        .execute(&mut *tx)
+        .await;
+        match r {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Error::conflict(
+                    "permission_exists",
+                    format!(
+                        "a permission named '{}' already exists",
+                        validate::quote(name)
+                    ),
+                ));
+            }
+            other => other.map_err(db)?,
+        };
+        platform_event(
+            &mut tx,
+            actor,
+            None,
+            AuditEvent {
+                event_type: "permission.created",
+                resource_id: p.id.clone(),
+                project_id: None,
+                payload: json!({ "id": p.id, "data": permission_json(&p), "after": permission_json(&p) }),
+            },
+        )
+        .await?;
+        tx.commit_platform().await?;
+        Ok((p, revision))
+    }
+
+    /// Deletes a global permission: 409 while any role (of any organization) holds it.
+    /// Returns the platform revision.
+    pub async fn delete_global_permission(&self, actor: &PlatformActor, name: &str) -> Result<i64> {
+        let mut tx = self.begin_tx().await?;
+        let revision = bump_platform(&mut tx).await?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM permissions WHERE name = $1 AND org_id IS NULL \
+             AND name NOT LIKE 'api.%'"
+        );
+        let row = sqlx::query(&sql)
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| Error::not_found("permission", name))?;
+        let p = from_row(&row)?;
+        let held: Option<i64> =
+            sqlx::query_scalar("SELECT COUNT(*) FROM role_permissions WHERE permission_id = $1")
+                .bind(p.id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if let Some(n) = held.filter(|n| *n > 0) {
+            return Err(Error::conflict(
+                "permission_in_use",
+                format!(
+                    "permission '{}' is held by {n} role(s); remove it from them first",
+                    validate::quote(name)
+                ),
+            ));
+        }
+        sqlx::query("DELETE FROM permissions WHERE id = $1")
+            .bind(p.id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        platform_event(
+            &mut tx,
+            actor,
+            None,
+            AuditEvent {
+                event_type: "permission.deleted",
+                resource_id: p.id.clone(),
+                project_id: None,
+                payload: json!({ "id": p.id, "before": permission_json(&p) }),
+            },
+        )
+        .await?;
+        tx.commit_platform().await?;
+        Ok(revision)
     }
 }

@@ -20,7 +20,7 @@ use crate::extract::{Body, Params};
 use crate::state::AppState;
 
 /// `limit` of the catalog and of a permission's users: 1 to 1,000, default 100.
-const LIMIT: LimitBounds = LimitBounds {
+pub(crate) const LIMIT: LimitBounds = LimitBounds {
     min: 1,
     max: 1000,
     default: 100,
@@ -57,6 +57,8 @@ pub struct PermissionObject {
     pub resource_type: String,
     /// Whether it is one of orgiam's own.
     pub builtin: bool,
+    /// Whether it is a platform one: defined for every organization, read-only to each.
+    pub platform: bool,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -70,6 +72,7 @@ impl From<orgiam_store::Permission> for PermissionObject {
             description: p.description,
             resource_type: p.resource_type,
             builtin: p.builtin,
+            platform: p.platform,
             created_at: p.created_at,
         }
     }

@@ -30,3 +30,20 @@ CREATE TABLE platform_audit_events (
 );
 CREATE INDEX platform_audit_events_type ON platform_audit_events (type, id);
 CREATE INDEX platform_audit_events_resource ON platform_audit_events (resource_id, id);
+
+-- The platform's change counter: moves with every change of the global catalog (permissions
+-- with no organization that are not built-in), which every organization's snapshot holds.
+CREATE TABLE platform_state (
+    id       INTEGER PRIMARY KEY,
+    revision BIGINT NOT NULL
+);
+INSERT INTO platform_state (id, revision) VALUES (1, 0);
+
+-- Notifies other processes at commit: 'platform:revision'.
+CREATE FUNCTION orgiam_notify_platform() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('orgiam_changes', 'platform:' || NEW.revision);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER platform_state_notify AFTER UPDATE OF revision ON platform_state
+    FOR EACH ROW EXECUTE FUNCTION orgiam_notify_platform();

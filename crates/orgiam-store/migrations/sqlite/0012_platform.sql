@@ -30,3 +30,11 @@ CREATE TABLE platform_audit_events (
 );
 CREATE INDEX platform_audit_events_type ON platform_audit_events (type, id);
 CREATE INDEX platform_audit_events_resource ON platform_audit_events (resource_id, id);
+
+-- The platform's change counter: moves with every change of the global catalog (permissions
+-- with no organization that are not built-in), which every organization's snapshot holds.
+CREATE TABLE platform_state (
+    id       INTEGER PRIMARY KEY,
+    revision BIGINT NOT NULL
+);
+INSERT INTO platform_state (id, revision) VALUES (1, 0);

@@ -1,5 +1,5 @@
 //! The platform level under `/v1/platform/…`: platform keys, the organizations' lifecycle,
-//! checks in any organization and the platform audit log. Every route takes the root key or a
+//! the global permissions, checks in any organization and the platform audit log. Every route takes the root key or a
 //! platform key holding the route's platform permission ([`crate::auth::Platform`]); answers
 //! are in the native API's conventions (OpenAI error shape, `object` fields, keyset pages).
 
@@ -10,6 +10,7 @@ use utoipa::OpenApi;
 use crate::state::AppState;
 
 pub mod audit;
+pub mod catalog;
 pub mod checks;
 pub mod keys;
 pub mod orgs;
@@ -26,6 +27,9 @@ pub mod orgs;
     orgs::update,
     orgs::delete,
     orgs::recovery_key,
+    catalog::list,
+    catalog::create,
+    catalog::delete,
     checks::check,
     checks::check_batch,
     audit::list,
@@ -48,6 +52,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/v1/platform/organizations/{org_id}/admin_api_keys",
             post(orgs::recovery_key),
+        )
+        .route(
+            "/v1/platform/permissions",
+            get(catalog::list).post(catalog::create),
+        )
+        .route(
+            "/v1/platform/permissions/{permission}",
+            axum::routing::delete(catalog::delete),
         )
         .route("/v1/platform/permissions/check", post(checks::check))
         .route(
