@@ -1157,3 +1157,386 @@ backend_tests!(global_permissions, |s: TestServer| async move {
     other.stop().await;
     s.stop().await;
 });
+
+/// The role named `name` in a list of role objects, if any.
+fn named<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
+    list.as_array().unwrap().iter().find(|r| r["name"] == name)
+}
+
+backend_tests!(global_roles, |s: TestServer| async move {
+    let (org2, _, admin2) = s.new_org("Second", "o@second.test").await;
+    let other = s.another_process().await;
+    let (_, key) = platform_key(&s, &["platform.catalog.write", "platform.check"]).await;
+    s.call(
+        "POST",
+        "/v1/platform/permissions",
+        Some(&key),
+        Some(json!({"name": "reports.view"})),
+    )
+    .await
+    .expect(200);
+    let m = s
+        .call(
+            "POST",
+            "/v1/organization/users",
+            Some(&admin2),
+            Some(json!({"email": "m@second.test", "role": "member"})),
+        )
+        .await
+        .expect(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // the other process has the organization loaded before the role exists
+    assert_eq!(
+        allowed(&other, &admin2, &m, "reports.view").await,
+        Ok(false)
+    );
+
+    let role = s
+        .call(
+            "POST",
+            "/v1/platform/roles",
+            Some(&key),
+            Some(json!({"role_name": "Analyst", "permissions": ["reports.view", "api.users.read"], "description": "reads reports"})),
+        )
+        .await
+        .expect(200);
+    let role_id = role["id"].as_str().unwrap().to_owned();
+    assert_eq!(role["predefined_role"], true);
+
+    // listed in every organization: natively as predefined, in Aitronos with a null
+    // organization (absent without include_global), in Timbal as a system role
+    for (org, admin) in [
+        (s.org_id.clone(), s.admin_key.clone()),
+        (org2.clone(), admin2.clone()),
+    ] {
+        let list = s
+            .call("GET", "/v1/organization/roles", Some(&admin), None)
+            .await
+            .expect(200);
+        let r = named(&list["data"], "Analyst").expect("listed natively");
+        assert_eq!(r["predefined_role"], true);
+        assert_eq!(r["permissions"], json!(["api.users.read", "reports.view"]));
+        let ai: Value = s
+            .get_with_key_in(
+                &format!("/compat/aitronos/v1/organizations/{org}/roles"),
+                "x-api-key",
+                &admin,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let r = named(&ai, "Analyst").expect("listed with include_global");
+        assert!(r["organization_id"].is_null());
+        let ai: Value = s
+            .get_with_key_in(
+                &format!("/compat/aitronos/v1/organizations/{org}/roles?include_global=false"),
+                "x-api-key",
+                &admin,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(named(&ai, "Analyst").is_none());
+        let tb: Value = s
+            .get_with_key_in(
+                &format!("/compat/timbal/orgs/{org}/iam/roles"),
+                "authorization",
+                &admin,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            named(&tb["roles"], "Analyst").expect("Timbal")["source"],
+            "system"
+        );
+    }
+    // read-only to organizations
+    let edit = s
+        .call(
+            "POST",
+            &format!("/v1/organization/roles/{role_id}"),
+            Some(&admin2),
+            Some(json!({"role_name": "Mine"})),
+        )
+        .await;
+    assert_eq!(edit.status, 403);
+    assert_eq!(
+        status(
+            &s,
+            "DELETE",
+            &format!("/v1/organization/roles/{role_id}"),
+            &admin2,
+            None
+        )
+        .await,
+        403
+    );
+
+    // assignable like any role; checks agree here, on the platform route and in the other
+    // process
+    s.call(
+        "POST",
+        &format!("/v1/organization/users/{m}/roles"),
+        Some(&admin2),
+        Some(json!({"role_id": role_id})),
+    )
+    .await
+    .expect(200);
+    assert_eq!(allowed(&s, &admin2, &m, "reports.view").await, Ok(true));
+    assert_eq!(allowed(&s, &admin2, &m, "api.users.read").await, Ok(true));
+    let p = s
+        .call(
+            "POST",
+            "/v1/platform/permissions/check",
+            Some(&key),
+            Some(json!({"organization_id": org2, "user_id": m, "permission": "reports.view"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(p["allowed"], true);
+    assert_eq!(p["reasons"][0]["role_id"], role_id.as_str());
+    let start = Instant::now();
+    while allowed(&other, &admin2, &m, "reports.view").await != Ok(true) {
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "the other process"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // a platform change of the role reaches every snapshot: here at once, elsewhere within a
+    // second
+    let changed = s
+        .call(
+            "POST",
+            &format!("/v1/platform/roles/{role_id}"),
+            Some(&key),
+            Some(json!({"permissions": ["api.users.read"]})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(changed["permissions"], json!(["api.users.read"]));
+    assert_eq!(allowed(&s, &admin2, &m, "reports.view").await, Ok(false));
+    let start = Instant::now();
+    while allowed(&other, &admin2, &m, "reports.view").await != Ok(false) {
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "the other process"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // bad input changes nothing
+    for bad in [
+        json!({"role_name": "owner", "permissions": []}),
+        json!({"role_name": "X", "permissions": ["no.such"]}),
+        json!({"role_name": "", "permissions": []}),
+    ] {
+        let a = s
+            .call("POST", "/v1/platform/roles", Some(&key), Some(bad.clone()))
+            .await;
+        assert!(a.status == 400 || a.status == 409, "{bad}: {:?}", a.body);
+    }
+    let dup = s
+        .call(
+            "POST",
+            "/v1/platform/roles",
+            Some(&key),
+            Some(json!({"role_name": "analyst", "permissions": []})),
+        )
+        .await;
+    assert_eq!(dup.status, 409);
+
+    // 409 while assigned anywhere; gone from every listing once deleted
+    assert_eq!(
+        status(
+            &s,
+            "DELETE",
+            &format!("/v1/platform/roles/{role_id}"),
+            &key,
+            None
+        )
+        .await,
+        409
+    );
+    s.call(
+        "DELETE",
+        &format!("/v1/organization/users/{m}/roles/{role_id}"),
+        Some(&admin2),
+        None,
+    )
+    .await
+    .expect(200);
+    s.call(
+        "DELETE",
+        &format!("/v1/platform/roles/{role_id}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    let list = s
+        .call("GET", "/v1/organization/roles", Some(&admin2), None)
+        .await
+        .expect(200);
+    assert!(named(&list["data"], "Analyst").is_none());
+    let platform_list = s
+        .call("GET", "/v1/platform/roles", Some(&key), None)
+        .await
+        .expect(200);
+    assert!(platform_list["data"].as_array().unwrap().is_empty());
+    other.stop().await;
+    s.stop().await;
+});
+
+backend_tests!(
+    reader_and_member_take_app_permissions,
+    |s: TestServer| async move {
+        let (_, key) = platform_key(&s, &["platform.catalog.write"]).await;
+        s.call(
+            "POST",
+            "/v1/platform/permissions",
+            Some(&key),
+            Some(json!({"name": "reports.view"})),
+        )
+        .await
+        .expect(200);
+        let r = s
+            .post(
+                "/v1/organization/users",
+                json!({"email": "r@a.test", "role": "reader"}),
+            )
+            .await
+            .expect(200)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            allowed(&s, &s.admin_key, &r, "reports.view").await,
+            Ok(false)
+        );
+        let roles = s.get("/v1/organization/roles").await.expect(200);
+        let reader = named(&roles["data"], "reader").unwrap().clone();
+        let reader_id = reader["id"].as_str().unwrap().to_owned();
+        let builtin: Vec<String> = reader["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_owned())
+            .filter(|p| p.starts_with("api."))
+            .collect();
+        let path = format!("/v1/platform/roles/{reader_id}");
+
+        // the api.* part must stay what it is
+        let mut fewer = builtin.clone();
+        fewer.pop();
+        fewer.push("reports.view".into());
+        let a = s
+            .call(
+                "POST",
+                &path,
+                Some(&key),
+                Some(json!({"permissions": fewer})),
+            )
+            .await;
+        assert_eq!(a.status, 400, "{:?}", a.body);
+        assert_eq!(a.error("param"), "permissions");
+        let mut more = builtin.clone();
+        more.push("api.users.write".into());
+        let a = s
+            .call(
+                "POST",
+                &path,
+                Some(&key),
+                Some(json!({"permissions": more})),
+            )
+            .await;
+        assert_eq!(a.status, 400);
+        assert_eq!(
+            allowed(&s, &s.admin_key, &r, "reports.view").await,
+            Ok(false)
+        );
+        // owner and admin hold everything already
+        let owner_id = named(&roles["data"], "owner").unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            status(
+                &s,
+                "POST",
+                &format!("/v1/platform/roles/{owner_id}"),
+                &key,
+                Some(json!({"permissions": ["reports.view"]}))
+            )
+            .await,
+            400
+        );
+
+        let mut with_app = builtin.clone();
+        with_app.push("reports.view".into());
+        let set = s
+            .call(
+                "POST",
+                &path,
+                Some(&key),
+                Some(json!({"permissions": with_app})),
+            )
+            .await
+            .expect(200);
+        assert!(
+            set["permissions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("reports.view"))
+        );
+        // listings and checks agree
+        assert_eq!(
+            allowed(&s, &s.admin_key, &r, "reports.view").await,
+            Ok(true)
+        );
+        let roles = s.get("/v1/organization/roles").await.expect(200);
+        let listed = named(&roles["data"], "reader").unwrap();
+        assert!(
+            listed["permissions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("reports.view"))
+        );
+        let held = s
+            .get(&format!("/v1/organization/users/{r}/permissions"))
+            .await
+            .expect(200);
+        assert!(held.to_string().contains("reports.view"), "{held}");
+        // a global permission a system role holds cannot be deleted; taken back, it stops
+        assert_eq!(
+            status(
+                &s,
+                "DELETE",
+                "/v1/platform/permissions/reports.view",
+                &key,
+                None
+            )
+            .await,
+            409
+        );
+        s.call(
+            "POST",
+            &path,
+            Some(&key),
+            Some(json!({"permissions": builtin})),
+        )
+        .await
+        .expect(200);
+        assert_eq!(
+            allowed(&s, &s.admin_key, &r, "reports.view").await,
+            Ok(false)
+        );
+        s.stop().await;
+    }
+);

@@ -49,7 +49,8 @@ pub(crate) async fn grants_in(
     for row in &rows {
         let role_id: String = row.try_get("role_id").map_err(db)?;
         let role_org: Option<String> = row.try_get("role_org").map_err(db)?;
-        if role_org.is_some() {
+        // custom and global roles hold their stored permissions; system roles by rule
+        if role_org.is_some() || SystemRole::from_id(&role_id).is_none() {
             custom.insert(role_id.clone());
         }
         let group: Option<String> = row.try_get("group_id").map_err(db)?;
@@ -102,8 +103,22 @@ pub(crate) async fn grants_in(
     } else {
         Vec::new()
     };
+    let app = if systems
+        .iter()
+        .any(|r| matches!(r, SystemRole::OrgReader | SystemRole::OrgMember))
+    {
+        crate::engine_data::system_app_permissions(conn).await?
+    } else {
+        Vec::new()
+    };
     for r in systems {
         let mut perms: Vec<String> = r.permissions().map(|p| p.name.to_owned()).collect();
+        // the app permissions the platform gave reader and member
+        perms.extend(
+            app.iter()
+                .filter(|(id, _)| id == r.id_str())
+                .map(|(_, p)| p.clone()),
+        );
         perms.extend(
             own.iter()
                 .filter(|(n, rt)| {

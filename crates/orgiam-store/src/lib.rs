@@ -17,6 +17,7 @@ mod members;
 mod orgs;
 mod permissions;
 mod platform;
+mod platform_roles;
 mod projects;
 mod roles;
 mod sql;

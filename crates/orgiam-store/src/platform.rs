@@ -90,7 +90,7 @@ pub(crate) async fn platform_event(
 
 impl WriteConn {
     /// Commits a platform write that changed no organization (nothing for the engine to learn).
-    async fn commit_platform(self) -> Result<()> {
+    pub(crate) async fn commit_platform(self) -> Result<()> {
         match self {
             WriteConn::Tx(tx) => tx.commit().await.map_err(db),
             WriteConn::Lane(w) => w.commit(|| {}).await,
@@ -424,7 +424,7 @@ impl Store {
 }
 
 /// Moves the platform's change counter inside a platform write; returns the new value.
-async fn bump_platform(conn: &mut AnyConnection) -> Result<i64> {
+pub(crate) async fn bump_platform(conn: &mut AnyConnection) -> Result<i64> {
     sqlx::query_scalar(
         "UPDATE platform_state SET revision = revision + 1 WHERE id = 1 RETURNING revision",
     )

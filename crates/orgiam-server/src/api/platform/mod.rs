@@ -1,5 +1,5 @@
 //! The platform level under `/v1/platform/…`: platform keys, the organizations' lifecycle,
-//! the global permissions, checks in any organization and the platform audit log. Every route takes the root key or a
+//! the global permissions and roles, checks in any organization and the platform audit log. Every route takes the root key or a
 //! platform key holding the route's platform permission ([`crate::auth::Platform`]); answers
 //! are in the native API's conventions (OpenAI error shape, `object` fields, keyset pages).
 
@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod checks;
 pub mod keys;
 pub mod orgs;
+pub mod roles;
 
 /// The OpenAPI paths of the platform routes.
 #[derive(OpenApi)]
@@ -30,6 +31,11 @@ pub mod orgs;
     catalog::list,
     catalog::create,
     catalog::delete,
+    roles::list,
+    roles::create,
+    roles::retrieve,
+    roles::update,
+    roles::delete,
     checks::check,
     checks::check_batch,
     audit::list,
@@ -60,6 +66,13 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/v1/platform/permissions/{permission}",
             axum::routing::delete(catalog::delete),
+        )
+        .route("/v1/platform/roles", get(roles::list).post(roles::create))
+        .route(
+            "/v1/platform/roles/{role_id}",
+            get(roles::retrieve)
+                .post(roles::update)
+                .delete(roles::delete),
         )
         .route("/v1/platform/permissions/check", post(checks::check))
         .route(
