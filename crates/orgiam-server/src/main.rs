@@ -3,7 +3,8 @@
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 use orgiam_server::generate::Size;
 use orgiam_server::{DEFAULT_BODY_LIMIT, ServeConfig, limits, redact_url};
 use orgiam_store::{SqliteSync, Store, StoreOptions};
@@ -78,6 +79,13 @@ enum Command {
         /// built from it only; without it they are paths (/invites/accept?token=…).
         #[arg(long, env = "ORGIAM_PUBLIC_URL")]
         public_url: Option<String>,
+        /// A TOML file with any of these settings (named as the flags, with underscores);
+        /// flags and the environment override it; unknown keys are an error.
+        #[arg(long, env = "ORGIAM_CONFIG")]
+        config: Option<std::path::PathBuf>,
+        /// Print the effective configuration (secrets redacted) and exit.
+        #[arg(long)]
+        print_config: bool,
     },
     /// Developer tools: generated data sets for benchmarks.
     Dev {
@@ -117,6 +125,18 @@ enum DevCommand {
     },
 }
 
+/// Whether a flag or the environment set `id` (they override the configuration file); an
+/// empty environment variable sets nothing.
+fn explicit(matches: &ArgMatches, id: &str) -> bool {
+    match matches.value_source(id) {
+        Some(ValueSource::CommandLine) => true,
+        Some(ValueSource::EnvVariable) => matches
+            .get_raw(id)
+            .is_some_and(|mut v| v.any(|s| !s.is_empty())),
+        _ => false,
+    }
+}
+
 fn parse_size(s: &str) -> Result<Size, String> {
     Size::parse(s).ok_or_else(|| format!("unknown size '{s}': use S, M or L"))
 }
@@ -135,8 +155,38 @@ fn init_logs(format: LogFormat) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logs(cli.log_format);
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    // the configuration file, if any: read before logging starts (it may set the format)
+    let file = match matches
+        .subcommand_matches("serve")
+        .and_then(|m| m.get_one::<std::path::PathBuf>("config"))
+    {
+        Some(path) => match orgiam_server::config::load(path) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("orgiam: {}", e.message);
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let mut log_format = cli.log_format;
+    if let Some(f) = file.as_ref().and_then(|f| f.log_format.as_deref()) {
+        if !explicit(&matches, "log_format") {
+            match LogFormat::from_str(f, false) {
+                Ok(v) => log_format = v,
+                Err(_) => {
+                    eprintln!("orgiam: log_format must be 'text' or 'json', not '{f}'");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    init_logs(log_format);
     let result = match cli.command {
         Command::Serve {
             listen,
@@ -150,6 +200,8 @@ async fn main() -> ExitCode {
             request_timeout_seconds,
             engine_memory_budget_bytes,
             public_url,
+            config: _,
+            print_config,
         } => {
             let mut config = ServeConfig::new(database);
             config.listen = listen;
@@ -166,7 +218,24 @@ async fn main() -> ExitCode {
                 Sync::Full => SqliteSync::Full,
                 Sync::Normal => SqliteSync::Normal,
             };
-            serve(config).await
+            let applied = match (file, matches.subcommand_matches("serve")) {
+                (Some(file), Some(sub)) => {
+                    orgiam_server::config::apply(file, |name| explicit(sub, name), &mut config)
+                }
+                _ => Ok(()),
+            };
+            match applied {
+                Err(e) => Err(e),
+                Ok(()) if print_config => {
+                    let format = match log_format {
+                        LogFormat::Text => "text",
+                        LogFormat::Json => "json",
+                    };
+                    print!("{}", orgiam_server::config::render(&config, format));
+                    Ok(())
+                }
+                Ok(()) => serve(config).await,
+            }
         }
         Command::Dev {
             command:

@@ -1540,3 +1540,53 @@ backend_tests!(
         s.stop().await;
     }
 );
+
+backend_tests!(
+    every_platform_route_is_documented_and_guarded,
+    |s: TestServer| async move {
+        let doc = s.call("GET", "/openapi.json", None, None).await.expect(200);
+        let (_, auditor) = platform_key(&s, &["platform.audit_logs.read"]).await;
+        let mut routes = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            if !path.starts_with("/v1/platform/") {
+                continue;
+            }
+            let concrete = path
+                .replace("{org_id}", &s.org_id)
+                .replace("{key_id}", "key_01J1F8ZZZZZZZZZZZZZZZZZZZZ")
+                .replace("{role_id}", "role_01J1F8ZZZZZZZZZZZZZZZZZZZZ")
+                .replace("{permission}", "documents.write");
+            assert!(!concrete.contains('{'), "unfilled parameter in {path}");
+            for method in ["get", "post", "delete"] {
+                if item.get(method).is_none() {
+                    continue;
+                }
+                routes += 1;
+                let m = method.to_uppercase();
+                let body = (method == "post").then(|| json!({}));
+                let none = s.call(&m, &concrete, None, body.clone()).await;
+                assert_eq!(none.status, 401, "{m} {path}");
+                assert!(none.body["error"]["message"].is_string());
+                // an organization's key, even its owner's admin key, is not a platform key
+                let org = s
+                    .call(&m, &concrete, Some(&s.admin_key), body.clone())
+                    .await;
+                assert_eq!(org.status, 403, "{m} {path}: {}", org.body);
+                assert_eq!(org.error("code"), "platform_key_required", "{m} {path}");
+                // a platform key holding another permission is refused before anything happens
+                if !(path == "/v1/platform/audit_logs" && method == "get") {
+                    let other = s.call(&m, &concrete, Some(&auditor), body).await;
+                    assert_eq!(other.status, 403, "{m} {path}: {}", other.body);
+                }
+            }
+        }
+        assert!(routes >= 20, "only {routes} platform routes documented");
+        // nothing above changed anything
+        assert_eq!(
+            db_scalar(&s.db.url, "SELECT COUNT(*) FROM platform_audit_events").await,
+            1,
+            "only the auditor key's creation"
+        );
+        s.stop().await;
+    }
+);
