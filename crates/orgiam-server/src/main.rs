@@ -92,6 +92,24 @@ enum Command {
         #[command(subcommand)]
         command: DevCommand,
     },
+    /// Write the whole server (organizations, global catalog, keys as their hashes, audit
+    /// logs) to a JSON file, created readable by its owner only.
+    Export {
+        /// Database URL.
+        #[arg(long, env = "ORGIAM_DATABASE_URL")]
+        database: String,
+        /// The file to write (it holds secrets' hashes).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Load an export into an empty database (of either engine).
+    Import {
+        /// Database URL (migrated first if need be).
+        #[arg(long, env = "ORGIAM_DATABASE_URL")]
+        database: String,
+        /// The export file.
+        file: std::path::PathBuf,
+    },
     /// Apply the database migrations and exit.
     Migrate {
         /// Database URL.
@@ -246,6 +264,8 @@ async fn main() -> ExitCode {
                     keys_file,
                 },
         } => dev_generate(&database, size, seed, keys_file.as_deref()).await,
+        Command::Export { database, out } => export(&database, &out).await,
+        Command::Import { database, file } => import(&database, &file).await,
         Command::Migrate { database } => {
             match Store::open(&StoreOptions::new(database.clone())).await {
                 Ok(store) => {
@@ -353,4 +373,48 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// `orgiam export`: the file is created (or truncated) with mode 0600 before anything is
+/// written to it.
+async fn export(database: &str, out: &std::path::Path) -> Result<(), orgiam_core::Error> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let fail = |e: std::io::Error| {
+        orgiam_core::Error::invalid("out", format!("cannot write {}: {e}", out.display()))
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(fail)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(fail)?;
+    let store = Store::open(&StoreOptions::new(database.to_owned())).await?;
+    let started = std::time::Instant::now();
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let counts = store.export(&mut w).await;
+    store.close().await;
+    let counts = counts?;
+    let rows: u64 = counts.iter().map(|c| c.1).sum();
+    tracing::info!(rows, seconds = started.elapsed().as_secs_f64(), file = %out.display(), "exported");
+    Ok(())
+}
+
+/// `orgiam import`: one transaction; the database must be empty.
+async fn import(database: &str, path: &std::path::Path) -> Result<(), orgiam_core::Error> {
+    let file = std::fs::File::open(path).map_err(|e| {
+        orgiam_core::Error::invalid("file", format!("cannot read {}: {e}", path.display()))
+    })?;
+    let store = Store::open(&StoreOptions::new(database.to_owned())).await?;
+    let started = std::time::Instant::now();
+    let counts = store
+        .import(std::io::BufReader::with_capacity(1 << 20, file))
+        .await;
+    store.close().await;
+    let counts = counts?;
+    let rows: u64 = counts.iter().map(|c| c.1).sum();
+    tracing::info!(rows, seconds = started.elapsed().as_secs_f64(), database = %redact_url(database), "imported");
+    Ok(())
 }

@@ -52,11 +52,19 @@ pub enum BulkTable {
     ApiKeys,
     /// `audit_events`
     AuditEvents,
+    /// `invitations`
+    Invitations,
+    /// `invitation_projects`
+    InvitationProjects,
+    /// `platform_api_keys`
+    PlatformApiKeys,
+    /// `platform_audit_events`
+    PlatformAuditEvents,
 }
 
 impl BulkTable {
     /// Every table, in dependency order.
-    pub const ALL: [BulkTable; 14] = [
+    pub const ALL: [BulkTable; 18] = [
         Self::Organizations,
         Self::Users,
         Self::Memberships,
@@ -71,6 +79,10 @@ impl BulkTable {
         Self::RoleAssignments,
         Self::ApiKeys,
         Self::AuditEvents,
+        Self::Invitations,
+        Self::InvitationProjects,
+        Self::PlatformApiKeys,
+        Self::PlatformAuditEvents,
     ];
 
     /// The SQL table name.
@@ -90,6 +102,10 @@ impl BulkTable {
             Self::RoleAssignments => "role_assignments",
             Self::ApiKeys => "api_keys",
             Self::AuditEvents => "audit_events",
+            Self::Invitations => "invitations",
+            Self::InvitationProjects => "invitation_projects",
+            Self::PlatformApiKeys => "platform_api_keys",
+            Self::PlatformAuditEvents => "platform_audit_events",
         }
     }
 
@@ -174,7 +190,71 @@ impl BulkTable {
                 "resource_id",
                 "details",
             ],
+            Self::Invitations => &[
+                "id",
+                "org_id",
+                "email",
+                "email_key",
+                "role_id",
+                "token_hash",
+                "invited_by",
+                "created_at",
+                "expires_at",
+                "accepted_at",
+                "accepted_by",
+            ],
+            Self::InvitationProjects => &["invite_id", "project_id", "role_id"],
+            Self::PlatformApiKeys => &[
+                "id",
+                "name",
+                "secret_hash",
+                "redacted_value",
+                "permissions",
+                "created_at",
+            ],
+            Self::PlatformAuditEvents => &[
+                "id",
+                "org_id",
+                "type",
+                "effective_at",
+                "actor_type",
+                "actor_user_id",
+                "actor_email",
+                "actor_key_id",
+                "project_id",
+                "resource_id",
+                "details",
+            ],
         }
+    }
+
+    /// The columns that identify a row, in the order exports read the table.
+    pub fn key(self) -> &'static [&'static str] {
+        match self {
+            Self::Memberships => &["org_id", "user_id"],
+            Self::RolePermissions => &["role_id", "permission_id"],
+            Self::GroupMembers => &["group_id", "user_id"],
+            Self::ProjectMembers => &["project_id", "user_id"],
+            Self::ProjectGroups => &["project_id", "group_id"],
+            Self::InvitationProjects => &["invite_id", "project_id"],
+            _ => &["id"],
+        }
+    }
+
+    /// Whether `column` holds integers (`BIGINT`); every other column is text.
+    pub fn is_int(column: &str) -> bool {
+        matches!(
+            column,
+            "created_at"
+                | "updated_at"
+                | "revision"
+                | "archived_at"
+                | "is_base"
+                | "expires_at"
+                | "last_used_at"
+                | "effective_at"
+                | "accepted_at"
+        )
     }
 
     fn index(self) -> usize {
