@@ -1590,3 +1590,136 @@ backend_tests!(
         s.stop().await;
     }
 );
+
+backend_tests!(
+    one_organization_moves_between_servers,
+    |s: TestServer| async move {
+        let (org, _, admin) = s.new_org("Mover", "owner@mover.test").await;
+        let m = s
+            .call(
+                "POST",
+                "/v1/organization/users",
+                Some(&admin),
+                Some(json!({"email": "m@mover.test", "role": "member"})),
+            )
+            .await
+            .expect(200)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        s.call(
+            "POST",
+            "/v1/organization/permissions",
+            Some(&admin),
+            Some(json!({"name": "docs.read"})),
+        )
+        .await
+        .expect(200);
+        let role = s
+            .call(
+                "POST",
+                "/v1/organization/roles",
+                Some(&admin),
+                Some(json!({"role_name": "Docs", "permissions": ["docs.read"]})),
+            )
+            .await
+            .expect(200)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        s.call(
+            "POST",
+            &format!("/v1/organization/users/{m}/roles"),
+            Some(&admin),
+            Some(json!({"role_id": role})),
+        )
+        .await
+        .expect(200);
+        let (_, key) = platform_key(&s, &["platform.organizations.write"]).await;
+        let path = format!("/v1/platform/organizations/{org}/export");
+        let res = s
+            .http
+            .get(format!("{}{path}", s.base))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let doc = res.bytes().await.unwrap().to_vec();
+        let parsed: Value = serde_json::from_slice(&doc).expect("one JSON document");
+        assert_eq!(parsed["organization_id"], org.as_str());
+        let text = String::from_utf8(doc.clone()).unwrap();
+        assert!(!text.contains(&admin), "no secret in the export");
+        assert!(!text.contains(&s.org_id), "nothing of another organization");
+
+        let import = |body: Vec<u8>| {
+            let http = s.http.clone();
+            let url = format!("{}/v1/platform/organizations/import", s.base);
+            let key = key.clone();
+            async move {
+                let r = http
+                    .post(url)
+                    .bearer_auth(key)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        // here it exists: 409
+        let (status, body) = import(doc.clone()).await;
+        assert_eq!(status, 409, "{body}");
+        // a truncated or foreign body: 400, nothing written
+        let (status, _) = import(doc[..doc.len() / 2].to_vec()).await;
+        assert_eq!(status, 400);
+        let (status, _) = import(b"{\"hello\": 1}".to_vec()).await;
+        assert_eq!(status, 400);
+
+        // another server takes it: its keys and answers are the same there
+        let other = TestServer::start(s.db.backend).await.unwrap();
+        let r = other
+            .http
+            .post(format!("{}/v1/platform/organizations/import", other.base))
+            .bearer_auth(ROOT_KEY)
+            .body(doc.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(allowed(&other, &admin, &m, "docs.read").await, Ok(true));
+        assert_eq!(
+            allowed(&other, &admin, &m, "api.users.write").await,
+            Ok(false)
+        );
+        other.stop().await;
+
+        // delete it, bring it back: its keys and answers are as they were
+        s.call(
+            "DELETE",
+            &format!("/v1/platform/organizations/{org}"),
+            Some(&key),
+            None,
+        )
+        .await
+        .expect(200);
+        assert_eq!(allowed(&s, &admin, &m, "docs.read").await, Err(401));
+        let (status, body) = import(doc).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["id"], org.as_str());
+        assert_eq!(allowed(&s, &admin, &m, "docs.read").await, Ok(true));
+        assert_eq!(allowed(&s, &admin, &m, "api.users.write").await, Ok(false));
+        let log = s
+            .call(
+                "GET",
+                "/v1/platform/audit_logs?event_types[]=organization.imported",
+                Some(ROOT_KEY),
+                None,
+            )
+            .await
+            .expect(200);
+        assert_eq!(log["data"].as_array().unwrap().len(), 1);
+        s.stop().await;
+    }
+);

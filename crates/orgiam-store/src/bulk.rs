@@ -342,6 +342,8 @@ pub struct BulkWriter {
     buffers: Vec<Vec<Vec<Cell>>>,
     written: [u64; BulkTable::ALL.len()],
     in_transaction: u64,
+    /// Commit durably on PostgreSQL too (an acknowledged import must survive a crash).
+    durable: bool,
 }
 
 impl std::fmt::Debug for BulkWriter {
@@ -380,6 +382,13 @@ fn insert_sql(backend: Backend, table: BulkTable, rows: usize) -> String {
 }
 
 impl Store {
+    /// A bulk writer whose commits are durable on PostgreSQL too (imports acknowledge them).
+    pub fn durable_bulk_writer(&self) -> BulkWriter {
+        let mut w = self.bulk_writer();
+        w.durable = true;
+        w
+    }
+
     /// A bulk writer on this store's writer connection.
     pub fn bulk_writer(&self) -> BulkWriter {
         BulkWriter {
@@ -388,6 +397,7 @@ impl Store {
             buffers: BulkTable::ALL.iter().map(|_| Vec::new()).collect(),
             written: [0; BulkTable::ALL.len()],
             in_transaction: 0,
+            durable: false,
         }
     }
 }
@@ -418,7 +428,7 @@ impl BulkWriter {
             return Ok(());
         }
         if self.tx.is_none() {
-            self.tx = Some(self.begin().await?);
+            self.tx = Some(begin(&self.store, self.durable).await?);
         }
         let backend = self.store.backend();
         let Some(tx) = self.tx.as_mut() else {
@@ -454,23 +464,6 @@ impl BulkWriter {
             self.in_transaction += count as u64;
         }
         Ok(())
-    }
-
-    /// A transaction marked as a bulk load: the change-log triggers skip its rows.
-    async fn begin(&self) -> Result<Transaction<'static, Any>> {
-        let mut tx = self.store.write.begin().await.map_err(db)?;
-        let marks: &[&str] = match self.store.backend() {
-            Backend::Sqlite => &["INSERT INTO bulk_load (marker) VALUES (1)"],
-            // a lost commit loses generated rows only, which a rerun makes again
-            Backend::Postgres => &[
-                "SET LOCAL orgiam.bulk_load = 'on'",
-                "SET LOCAL synchronous_commit = off",
-            ],
-        };
-        for sql in marks {
-            sqlx::query(sql).execute(&mut *tx).await.map_err(db)?;
-        }
-        Ok(tx)
     }
 
     /// Commits the transaction if it holds at least `min_rows` rows (0: always).
@@ -522,4 +515,22 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// A transaction marked as a bulk load: the change-log triggers skip its rows.
+async fn begin(store: &Store, durable: bool) -> Result<Transaction<'static, Any>> {
+    let mut tx = store.write.begin().await.map_err(db)?;
+    let marks: &[&str] = match store.backend() {
+        Backend::Sqlite => &["INSERT INTO bulk_load (marker) VALUES (1)"],
+        // a lost commit loses generated rows only, which a rerun makes again
+        Backend::Postgres if durable => &["SET LOCAL orgiam.bulk_load = 'on'"],
+        Backend::Postgres => &[
+            "SET LOCAL orgiam.bulk_load = 'on'",
+            "SET LOCAL synchronous_commit = off",
+        ],
+    };
+    for sql in marks {
+        sqlx::query(sql).execute(&mut *tx).await.map_err(db)?;
+    }
+    Ok(tx)
 }

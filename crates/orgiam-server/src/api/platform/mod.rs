@@ -28,6 +28,8 @@ pub mod roles;
     orgs::update,
     orgs::delete,
     orgs::recovery_key,
+    orgs::export,
+    orgs::import,
     catalog::list,
     catalog::create,
     catalog::delete,
@@ -51,6 +53,11 @@ pub fn routes() -> Router<AppState> {
             get(keys::retrieve).delete(keys::delete),
         )
         .route("/v1/platform/organizations", get(orgs::list))
+        .route("/v1/platform/organizations/import", post(orgs::import))
+        .route(
+            "/v1/platform/organizations/{org_id}/export",
+            get(orgs::export),
+        )
         .route(
             "/v1/platform/organizations/{org_id}",
             get(orgs::retrieve).post(orgs::update).delete(orgs::delete),

@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::response::IntoResponse as _;
 use orgiam_core::Error;
 use orgiam_core::ids::OrgId;
 use orgiam_core::model::Organization;
@@ -160,4 +161,43 @@ pub async fn recovery_key(
         .create_recovery_key(&auth.actor, &org_id(&raw)?, body.owner_user_id.as_deref())
         .await?;
     Ok(Written(ApiKeyObject::render(record, Some(secret)), rev))
+}
+
+/// One organization as an export document (the format of `orgiam export`, its header naming
+/// the organization): members, groups, projects, roles, assignments, invitations, keys (as
+/// their hashes) and its audit log. It holds secrets' hashes: keep it as you keep the database.
+#[utoipa::path(get, path = "/v1/platform/organizations/{org_id}/export", tag = "platform",
+    params(("org_id" = String, Path)),
+    responses((status = 200, description = "the export document", content_type = "application/json", body = Object),
+              (status = 404, body = ErrorBody)))]
+pub async fn export(
+    _auth: Platform<PlatformOrganizationsWrite>,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> ApiResult<axum::response::Response> {
+    let mut out = Vec::new();
+    state.store.export_org(&org_id(&raw)?, &mut out).await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        out,
+    )
+        .into_response())
+}
+
+/// Loads one organization's export (from the route above, possibly of another server) beside
+/// this server's organizations: 409 if it exists here or a user's email belongs to another
+/// identity here; 400 if it uses global permissions or roles this server lacks.
+#[utoipa::path(post, path = "/v1/platform/organizations/import", tag = "platform",
+    request_body(content = Object, description = "an export document of one organization"),
+    responses((status = 200, body = PlatformOrganization), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn import(
+    auth: Platform<PlatformOrganizationsWrite>,
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> ApiResult<Json<PlatformOrganization>> {
+    let bytes = axum::body::to_bytes(req.into_body(), state.body_limit)
+        .await
+        .map_err(|_| Error::payload_too_large(state.body_limit))?;
+    let org = state.store.import_org(&auth.actor, &bytes).await?;
+    Ok(Json(org.into()))
 }
