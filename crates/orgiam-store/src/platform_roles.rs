@@ -22,7 +22,7 @@ use sqlx::{AnyConnection, Row as _};
 
 use crate::db::{Store, db, is_unique_violation};
 use crate::platform::{bump_platform, platform_event};
-use crate::roles::{NewRole, ROLE_COLUMNS, RoleChanges, with_permissions};
+use crate::roles::{NewRole, ROLE_COLUMNS, RoleChanges, check_custom_name, with_permissions};
 use crate::sql::{keyset, placeholders};
 use crate::write::AuditEvent;
 
@@ -110,15 +110,27 @@ async fn system_role(conn: &mut AnyConnection, id: &str) -> Result<Role> {
     Ok(role)
 }
 
-fn check_name(name: &str) -> Result<String> {
-    let name = validate::name("role_name", name)?;
-    if SystemRole::is_reserved_name(&name) {
-        return Err(Error::conflict(
-            "role_name_taken",
-            format!("'{}' is the name of a system role", quote(&name)),
-        ));
-    }
-    Ok(name)
+/// Records a global or system role's change in the platform audit log and commits.
+async fn updated(
+    mut tx: crate::write::WriteConn,
+    actor: &PlatformActor,
+    id: &str,
+    before: &Role,
+    after: &Role,
+) -> Result<()> {
+    platform_event(
+        &mut tx,
+        actor,
+        None,
+        AuditEvent {
+            event_type: "role.updated",
+            resource_id: id.to_owned(),
+            project_id: None,
+            payload: json!({ "id": id, "before": role_json(before), "after": role_json(after) }),
+        },
+    )
+    .await?;
+    tx.commit_platform().await
 }
 
 fn role_json(r: &Role) -> serde_json::Value {
@@ -135,6 +147,14 @@ async fn set_permissions(
         .execute(&mut *conn)
         .await
         .map_err(db)?;
+    insert_permissions(conn, id, perms).await
+}
+
+async fn insert_permissions(
+    conn: &mut AnyConnection,
+    id: &str,
+    perms: &[(String, String)],
+) -> Result<()> {
     for (pid, _) in perms {
         sqlx::query("INSERT INTO role_permissions (role_id, permission_id) VALUES ($1, $2)")
             .bind(id)
@@ -189,7 +209,7 @@ impl Store {
         actor: &PlatformActor,
         new: NewRole,
     ) -> Result<(Role, i64)> {
-        let name = check_name(&new.name)?;
+        let name = check_custom_name(&new.name)?;
         let description = validate::description("description", new.description.as_deref())?;
         let mut tx = self.begin_tx().await?;
         let revision = bump_platform(&mut tx).await?;
@@ -241,7 +261,7 @@ impl Store {
         if let Some(system) = SystemRole::from_id(id) {
             return self.set_app_permissions(actor, system, changes).await;
         }
-        let name = changes.name.as_deref().map(check_name).transpose()?;
+        let name = changes.name.as_deref().map(check_custom_name).transpose()?;
         let description = match &changes.description {
             Some(d) => Some(validate::description("description", d.as_deref())?),
             None => None,
@@ -273,19 +293,7 @@ impl Store {
         let after = find(&mut tx, id)
             .await?
             .ok_or_else(|| Error::internal("global role vanished"))?;
-        platform_event(
-            &mut tx,
-            actor,
-            None,
-            AuditEvent {
-                event_type: "role.updated",
-                resource_id: id.to_owned(),
-                project_id: None,
-                payload: json!({ "id": id, "before": role_json(&before), "after": role_json(&after) }),
-            },
-        )
-        .await?;
-        tx.commit_platform().await?;
+        updated(tx, actor, id, &before, &after).await?;
         Ok((after, revision))
     }
 
@@ -355,28 +363,9 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        for (pid, _) in &perms {
-            sqlx::query("INSERT INTO role_permissions (role_id, permission_id) VALUES ($1, $2)")
-                .bind(id)
-                .bind(pid.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
+        insert_permissions(&mut tx, id, &perms).await?;
         let after = system_role(&mut tx, id).await?;
-        platform_event(
-            &mut tx,
-            actor,
-            None,
-            AuditEvent {
-                event_type: "role.updated",
-                resource_id: id.to_owned(),
-                project_id: None,
-                payload: json!({ "id": id, "before": role_json(&before), "after": role_json(&after) }),
-            },
-        )
-        .await?;
-        tx.commit_platform().await?;
+        updated(tx, actor, id, &before, &after).await?;
         Ok((after, revision))
     }
 

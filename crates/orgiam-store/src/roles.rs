@@ -405,7 +405,7 @@ async fn resolve_permissions(
     Ok(out)
 }
 
-fn check_custom_name(name: &str) -> Result<String> {
+pub(crate) fn check_custom_name(name: &str) -> Result<String> {
     let name = validate::name("role_name", name)?;
     if SystemRole::is_reserved_name(&name) {
         return Err(Error::conflict(

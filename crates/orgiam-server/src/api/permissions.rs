@@ -210,6 +210,17 @@ pub struct PermissionUser {
     pub id: String,
 }
 
+/// 400 for a batch of more than [`MAX_BATCH`] checks.
+pub(crate) fn check_batch_size(n: usize) -> Result<()> {
+    if n > MAX_BATCH {
+        return Err(Error::invalid(
+            "checks",
+            format!("at most {MAX_BATCH} checks per batch, not {n}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Validates one check against the snapshot; `param` prefixes error parameters.
 pub(crate) fn validate_check(snap: &Snapshot, c: &CheckRequest, param: &str) -> Result<()> {
     let p = |f: &str| {
@@ -372,16 +383,7 @@ pub async fn check_batch(
     State(state): State<AppState>,
     Body(body): Body<CheckBatchRequest>,
 ) -> ApiResult<Json<CheckList>> {
-    if body.checks.len() > MAX_BATCH {
-        return Err(Error::invalid(
-            "checks",
-            format!(
-                "at most {MAX_BATCH} checks per batch, not {}",
-                body.checks.len()
-            ),
-        )
-        .into());
-    }
+    check_batch_size(body.checks.len())?;
     let at_least = body
         .checks
         .iter()

@@ -13,7 +13,9 @@ use orgiam_core::{Error, Result, now_unix};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::permissions::{CheckObject, CheckRequest, MAX_BATCH, answer, validate_check};
+use crate::api::permissions::{
+    CheckObject, CheckRequest, answer, check_batch_size, validate_check,
+};
 use crate::auth::{Platform, PlatformCheck};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Body;
@@ -100,16 +102,7 @@ pub async fn check_batch(
     State(state): State<AppState>,
     Body(body): Body<PlatformCheckBatchRequest>,
 ) -> ApiResult<Json<PlatformCheckList>> {
-    if body.checks.len() > MAX_BATCH {
-        return Err(Error::invalid(
-            "checks",
-            format!(
-                "at most {MAX_BATCH} checks per batch, not {}",
-                body.checks.len()
-            ),
-        )
-        .into());
-    }
+    check_batch_size(body.checks.len())?;
     let mut snaps: HashMap<OrgId, Arc<Snapshot>> = HashMap::new();
     let mut at: Vec<Arc<Snapshot>> = Vec::with_capacity(body.checks.len());
     for (i, c) in body.checks.iter().enumerate() {
