@@ -20,6 +20,9 @@ pub enum KeyKind {
     Root,
     /// A SCIM token (`sk-scim-…`): reaches only its organization's `/scim/v2` routes.
     Scim,
+    /// A platform key (`sk-platform-…`): serves only the platform routes, with the platform
+    /// permissions it was minted with; stored apart from every organization's keys.
+    Platform,
 }
 
 impl KeyKind {
@@ -30,6 +33,7 @@ impl KeyKind {
             Self::User => "sk-user-",
             Self::Root => "sk-root-",
             Self::Scim => "sk-scim-",
+            Self::Platform => "sk-platform-",
         }
     }
 
@@ -40,6 +44,7 @@ impl KeyKind {
             Self::User => "user",
             Self::Root => "root",
             Self::Scim => "scim",
+            Self::Platform => "platform",
         }
     }
 
@@ -100,11 +105,17 @@ pub fn hash(secret: &str) -> String {
 /// The redacted display form: the prefix, four characters, an ellipsis, the last four.
 pub fn redact(secret: &str) -> String {
     let chars: Vec<char> = secret.chars().collect();
-    let prefix_len = [KeyKind::Admin, KeyKind::User, KeyKind::Root, KeyKind::Scim]
-        .iter()
-        .map(|k| k.prefix())
-        .find(|p| secret.starts_with(p))
-        .map_or(0, str::len);
+    let prefix_len = [
+        KeyKind::Admin,
+        KeyKind::User,
+        KeyKind::Root,
+        KeyKind::Scim,
+        KeyKind::Platform,
+    ]
+    .iter()
+    .map(|k| k.prefix())
+    .find(|p| secret.starts_with(p))
+    .map_or(0, str::len);
     if chars.len() < prefix_len + 8 {
         return "****".to_owned();
     }

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod keys;
 pub mod model;
 pub mod page;
+pub mod platform;
 pub mod validate;
 
 pub use error::{Error, ErrorKind, Result};

@@ -142,7 +142,13 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Actor, Erro
     let Some(actor) = state.engine.authenticate(digest, secret).await? else {
         if is_root_key(state, secret) {
             return Err(Error::unauthenticated(
-                "the root key serves only the platform routes (POST /v1/organizations); \
+                "the root key serves only the platform routes (/v1/platform/… and \
+                 POST /v1/organizations); use an organization's admin or user key here",
+            ));
+        }
+        if state.store.lookup_platform_key(secret).await?.is_some() {
+            return Err(Error::unauthenticated(
+                "a platform key serves only the platform routes (/v1/platform/…); \
                  use an organization's admin or user key here",
             ));
         }
@@ -236,4 +242,88 @@ pub fn is_root_key(state: &AppState, secret: &str) -> bool {
         .root_key_hash
         .as_deref()
         .is_some_and(|h| keys::constant_time_eq(h.as_bytes(), keys::hash(secret).as_bytes()))
+}
+
+/// A platform permission a platform route requires, as a type.
+pub trait PlatformPermission {
+    /// The permission's name; `None` for routes only the root key may call.
+    const NAME: Option<&'static str>;
+}
+
+macro_rules! platform_permissions {
+    ($($t:ident => $name:literal),* $(,)?) => {
+        $(
+            #[doc = concat!("The `", $name, "` platform permission.")]
+            pub struct $t;
+            impl PlatformPermission for $t {
+                const NAME: Option<&'static str> = Some($name);
+            }
+        )*
+    };
+}
+
+/// The root key only (platform keys are minted and revoked with it alone).
+pub struct RootOnly;
+
+impl PlatformPermission for RootOnly {
+    const NAME: Option<&'static str> = None;
+}
+
+platform_permissions! {
+    PlatformOrganizationsRead => "platform.organizations.read",
+    PlatformOrganizationsWrite => "platform.organizations.write",
+    PlatformCatalogWrite => "platform.catalog.write",
+    PlatformCheck => "platform.check",
+    PlatformAuditLogsRead => "platform.audit_logs.read",
+}
+
+/// Proof that the request carries the root key, or a platform key holding `P`.
+pub struct Platform<P> {
+    /// Who acts.
+    pub actor: orgiam_core::platform::PlatformActor,
+    _p: PhantomData<P>,
+}
+
+impl<S, P> FromRequestParts<S> for Platform<P>
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+    P: PlatformPermission,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let secret = presented_secret(parts).ok_or_else(|| {
+            Error::unauthenticated(
+                "missing API key: the platform routes take the root key or a platform key",
+            )
+        })?;
+        let actor = if is_root_key(&state, secret) {
+            orgiam_core::platform::PlatformActor::root()
+        } else if let Some(actor) = state.store.lookup_platform_key(secret).await? {
+            actor
+        } else if state.store.authenticate(secret).await?.is_some() {
+            return Err(Error::forbidden(
+                "platform_key_required",
+                "an organization's key cannot call the platform routes; use the root key or a \
+                 platform key",
+            )
+            .into());
+        } else {
+            return Err(Error::unauthenticated("invalid or revoked API key").into());
+        };
+        match P::NAME {
+            None if actor.key_id.is_some() => Err(Error::forbidden(
+                "root_key_required",
+                "only the platform root key may manage platform keys",
+            )
+            .into()),
+            Some(name) if !actor.holds(name) => Err(Error::missing_permission(name).into()),
+            _ => Ok(Platform {
+                actor,
+                _p: PhantomData,
+            }),
+        }
+    }
 }

@@ -46,6 +46,8 @@ struct OrgState {
     last_used: AtomicU64,
     /// Estimated size of the loaded snapshot (0 when none is loaded).
     bytes: AtomicU64,
+    /// The platform revision whose global catalog the loaded snapshot holds.
+    platform_epoch: AtomicI64,
 }
 
 /// A cached key: the principal, its expiry, and the snapshot revision it was read at.
@@ -72,6 +74,8 @@ pub struct Engine {
     ticks: AtomicU64,
     /// Snapshots evicted so far.
     evictions: AtomicU64,
+    /// The newest platform revision known (the global catalog's change counter).
+    platform: AtomicI64,
 }
 
 /// The default memory budget for loaded snapshots: 1 GiB.
@@ -95,6 +99,7 @@ impl Engine {
             resident: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
+            platform: AtomicI64::new(0),
         });
         let weak = Arc::downgrade(&engine);
         store.set_commit_hook(Arc::new(move |org, revision| {
@@ -118,8 +123,15 @@ impl Engine {
         self.state(org).wanted.fetch_max(revision, Ordering::AcqRel);
     }
 
+    /// Records that the global catalog has reached platform revision `revision`: every
+    /// snapshot brings in the catalog as it is now on its next use.
+    pub fn note_platform(&self, revision: i64) {
+        self.platform.fetch_max(revision, Ordering::AcqRel);
+    }
+
     /// The snapshot of `org`, at least as new as every write known to this process and as
-    /// `at_least`. 404 if the organization does not exist.
+    /// `at_least`, holding the global catalog as of every platform change known to this
+    /// process. 404 if the organization does not exist.
     pub async fn snapshot(&self, org: &OrgId, at_least: i64) -> Result<Arc<Snapshot>> {
         let st = self.state(org);
         st.last_used.store(
@@ -127,14 +139,28 @@ impl Engine {
             Ordering::Relaxed,
         );
         let wanted = st.wanted.load(Ordering::Acquire).max(at_least);
+        let platform = self.platform.load(Ordering::Acquire);
         if let Some(s) = self.registry.get(org.as_str()) {
-            if s.revision() >= wanted {
+            if s.revision() >= wanted && st.platform_epoch.load(Ordering::Acquire) >= platform {
                 return Ok(s);
             }
         }
         let _guard = st.lock.clone().lock_owned().await;
         let wanted = st.wanted.load(Ordering::Acquire).max(at_least);
-        match self.registry.get(org.as_str()) {
+        let platform = self.platform.load(Ordering::Acquire);
+        let mut loaded = self.registry.get(org.as_str());
+        if let Some(s) = &loaded {
+            if st.platform_epoch.load(Ordering::Acquire) < platform {
+                // the global catalog changed: bring it in (its size, not the organization's)
+                let deltas = self.store.catalog_deltas(org).await?;
+                let next = s.apply(s.revision(), deltas, now_unix());
+                st.platform_epoch.fetch_max(platform, Ordering::AcqRel);
+                self.account(&st, &next);
+                self.registry.publish(org.as_str(), next);
+                loaded = self.registry.get(org.as_str());
+            }
+        }
+        match loaded {
             Some(s) if s.revision() >= wanted => Ok(s),
             Some(s) => {
                 let Some(changes) = self.store.load_changes(org, s.revision()).await? else {
@@ -160,6 +186,8 @@ impl Engine {
                 out
             }
             None => {
+                // read before the load: a platform change during it is brought in next time
+                st.platform_epoch.fetch_max(platform, Ordering::AcqRel);
                 // in a task of its own, holding the organization's lock: a request cut off
                 // while it runs (the request timeout) leaves the load running, and the next
                 // request, waiting on the lock, finds its snapshot published
@@ -265,6 +293,28 @@ impl Engine {
         )
     }
 
+    /// Forgets a deleted organization: its snapshot and its cached keys go at once.
+    pub fn forget(&self, org: &OrgId) {
+        let st = self.state(org);
+        self.registry.evict(org.as_str());
+        let freed = st.bytes.swap(0, Ordering::AcqRel);
+        self.resident.fetch_sub(freed, Ordering::AcqRel);
+        self.drop_keys_of(org);
+    }
+
+    /// The snapshot of `org`, or `None` if the organization is gone (deleted, here or by
+    /// another process): then it is forgotten, keys and all.
+    async fn live_snapshot(&self, org: &OrgId) -> Result<Option<Arc<Snapshot>>> {
+        match self.snapshot(org, 0).await {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.kind == orgiam_core::ErrorKind::NotFound => {
+                self.forget(org);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn drop_keys_of(&self, org: &OrgId) {
         if let Ok(mut keys) = self.keys.lock() {
             keys.retain(|_, k| &k.actor.org_id != org);
@@ -277,7 +327,10 @@ impl Engine {
         let cached = self.keys.lock().ok().and_then(|k| k.get(digest).cloned());
         if let Some(k) = cached {
             // bring the organization up to date first: that drops the key if it was revoked
-            let snap = self.snapshot(&k.actor.org_id, 0).await?;
+            // (or the organization deleted)
+            let Some(snap) = self.live_snapshot(&k.actor.org_id).await? else {
+                return Ok(None);
+            };
             let st = self.state(&k.actor.org_id);
             let still = self
                 .keys
@@ -299,7 +352,9 @@ impl Engine {
         };
         // bring the organization up to date, then read the key again: the revision taken
         // before the read is the one a later revocation is compared with
-        let snap = self.snapshot(&first.actor.org_id, 0).await?;
+        let Some(snap) = self.live_snapshot(&first.actor.org_id).await? else {
+            return Ok(None);
+        };
         let read_at = snap.revision();
         let Some(found) = self.store.lookup_key(secret).await? else {
             return Ok(None);
@@ -325,6 +380,10 @@ impl Engine {
     /// periodically): notes the database's revisions, then catches up the snapshots that are
     /// behind, so that none falls further behind than the change log keeps.
     pub async fn poll(&self) {
+        match self.store.platform_revision().await {
+            Ok(rev) => self.note_platform(rev),
+            Err(e) => tracing::warn!(error = %e.message, "could not poll the platform revision"),
+        }
         let loaded: Vec<String> = self
             .registry
             .loaded()
@@ -336,6 +395,12 @@ impl Engine {
         }
         match self.store.revisions(&loaded).await {
             Ok(revs) => {
+                // a loaded organization without a revision was deleted by another process
+                let present: rustc_hash::FxHashSet<&str> =
+                    revs.iter().map(|(id, _)| id.as_str()).collect();
+                for gone in loaded.iter().filter(|o| !present.contains(o.as_str())) {
+                    self.forget(&OrgId::from_trusted(gone.clone()));
+                }
                 for (org, rev) in revs {
                     let org = OrgId::from_trusted(org);
                     self.note_revision(&org, rev);
@@ -396,7 +461,11 @@ impl Engine {
                                         Ok(n) => {
                                             if let Some((org, rev)) = n.payload().rsplit_once(':') {
                                                 if let Ok(rev) = rev.parse::<i64>() {
-                                                    me.note_revision(&OrgId::from_trusted(org.to_owned()), rev);
+                                                    if org == "platform" {
+                                                        me.note_platform(rev);
+                                                    } else {
+                                                        me.note_revision(&OrgId::from_trusted(org.to_owned()), rev);
+                                                    }
                                                 }
                                             }
                                         }

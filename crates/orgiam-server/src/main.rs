@@ -6,7 +6,8 @@ mod cli;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 use orgiam_server::generate::Size;
 use orgiam_server::{DEFAULT_BODY_LIMIT, ServeConfig, limits, redact_url};
 use orgiam_store::{SqliteSync, Store, StoreOptions};
@@ -110,6 +111,13 @@ enum Command {
         /// How long a webhook endpoint may stay failing before it is disabled, in seconds.
         #[arg(long, env = "ORGIAM_WEBHOOKS_DISABLE_AFTER_SECONDS", default_value_t = orgiam_server::webhooks::DEFAULT_DISABLE_AFTER_SECONDS)]
         webhooks_disable_after_seconds: u64,
+        /// A TOML file with any of these settings (named as the flags, with underscores);
+        /// flags and the environment override it; unknown keys are an error.
+        #[arg(long, env = "ORGIAM_CONFIG")]
+        config: Option<std::path::PathBuf>,
+        /// Print the effective configuration (secrets redacted) and exit.
+        #[arg(long)]
+        print_config: bool,
     },
     /// Developer tools: generated data sets for benchmarks.
     Dev {
@@ -123,6 +131,24 @@ enum Command {
     },
     #[command(flatten)]
     Client(cli::ClientCommand),
+    /// Write the whole server (organizations, global catalog, keys as their hashes, audit
+    /// logs) to a JSON file, created readable by its owner only.
+    Export {
+        /// Database URL.
+        #[arg(long, env = "ORGIAM_DATABASE_URL")]
+        database: String,
+        /// The file to write (it holds secrets' hashes).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Load an export into an empty database (of either engine).
+    Import {
+        /// Database URL (migrated first if need be).
+        #[arg(long, env = "ORGIAM_DATABASE_URL")]
+        database: String,
+        /// The export file.
+        file: std::path::PathBuf,
+    },
     /// Apply the database migrations and exit.
     Migrate {
         /// Database URL.
@@ -156,6 +182,18 @@ enum DevCommand {
     },
 }
 
+/// Whether a flag or the environment set `id` (they override the configuration file); an
+/// empty environment variable sets nothing.
+fn explicit(matches: &ArgMatches, id: &str) -> bool {
+    match matches.value_source(id) {
+        Some(ValueSource::CommandLine) => true,
+        Some(ValueSource::EnvVariable) => matches
+            .get_raw(id)
+            .is_some_and(|mut v| v.any(|s| !s.is_empty())),
+        _ => false,
+    }
+}
+
 fn parse_size(s: &str) -> Result<Size, String> {
     Size::parse(s).ok_or_else(|| format!("unknown size '{s}': use S, M or L"))
 }
@@ -174,18 +212,47 @@ fn init_logs(format: LogFormat) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let command = match cli.command {
         Command::Client(c) => return cli::run(cli.client, c).await,
         Command::Completions { shell } => {
-            use clap::CommandFactory as _;
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "orgiam", &mut std::io::stdout());
             return ExitCode::SUCCESS;
         }
         other => other,
     };
-    init_logs(cli.log_format);
+    // the configuration file, if any: read before logging starts (it may set the format)
+    let file = match matches
+        .subcommand_matches("serve")
+        .and_then(|m| m.get_one::<std::path::PathBuf>("config"))
+    {
+        Some(path) => match orgiam_server::config::load(path) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("orgiam: {}", e.message);
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let mut log_format = cli.log_format;
+    if let Some(f) = file.as_ref().and_then(|f| f.log_format.as_deref()) {
+        if !explicit(&matches, "log_format") {
+            match LogFormat::from_str(f, false) {
+                Ok(v) => log_format = v,
+                Err(_) => {
+                    eprintln!("orgiam: log_format must be 'text' or 'json', not '{f}'");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    init_logs(log_format);
     let result = match command {
         Command::Serve {
             listen,
@@ -206,6 +273,8 @@ async fn main() -> ExitCode {
             webhooks_retry_base_seconds,
             webhooks_retry_window_seconds,
             webhooks_disable_after_seconds,
+            config: _,
+            print_config,
         } => {
             let mut config = ServeConfig::new(database);
             config.listen = listen;
@@ -231,7 +300,24 @@ async fn main() -> ExitCode {
                 Sync::Full => SqliteSync::Full,
                 Sync::Normal => SqliteSync::Normal,
             };
-            serve(config).await
+            let applied = match (file, matches.subcommand_matches("serve")) {
+                (Some(file), Some(sub)) => {
+                    orgiam_server::config::apply(file, |name| explicit(sub, name), &mut config)
+                }
+                _ => Ok(()),
+            };
+            match applied {
+                Err(e) => Err(e),
+                Ok(()) if print_config => {
+                    let format = match log_format {
+                        LogFormat::Text => "text",
+                        LogFormat::Json => "json",
+                    };
+                    print!("{}", orgiam_server::config::render(&config, format));
+                    Ok(())
+                }
+                Ok(()) => serve(config).await,
+            }
         }
         Command::Dev {
             command:
@@ -242,6 +328,8 @@ async fn main() -> ExitCode {
                     keys_file,
                 },
         } => dev_generate(&database, size, seed, keys_file.as_deref()).await,
+        Command::Export { database, out } => export(&database, &out).await,
+        Command::Import { database, file } => import(&database, &file).await,
         Command::Migrate { database } => {
             match Store::open(&StoreOptions::new(database.clone())).await {
                 Ok(store) => {
@@ -350,4 +438,48 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// `orgiam export`: the file is created (or truncated) with mode 0600 before anything is
+/// written to it.
+async fn export(database: &str, out: &std::path::Path) -> Result<(), orgiam_core::Error> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let fail = |e: std::io::Error| {
+        orgiam_core::Error::invalid("out", format!("cannot write {}: {e}", out.display()))
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(fail)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(fail)?;
+    let store = Store::open(&StoreOptions::new(database.to_owned())).await?;
+    let started = std::time::Instant::now();
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let counts = store.export(&mut w).await;
+    store.close().await;
+    let counts = counts?;
+    let rows: u64 = counts.iter().map(|c| c.1).sum();
+    tracing::info!(rows, seconds = started.elapsed().as_secs_f64(), file = %out.display(), "exported");
+    Ok(())
+}
+
+/// `orgiam import`: one transaction; the database must be empty.
+async fn import(database: &str, path: &std::path::Path) -> Result<(), orgiam_core::Error> {
+    let file = std::fs::File::open(path).map_err(|e| {
+        orgiam_core::Error::invalid("file", format!("cannot read {}: {e}", path.display()))
+    })?;
+    let store = Store::open(&StoreOptions::new(database.to_owned())).await?;
+    let started = std::time::Instant::now();
+    let counts = store
+        .import(std::io::BufReader::with_capacity(1 << 20, file))
+        .await;
+    store.close().await;
+    let counts = counts?;
+    let rows: u64 = counts.iter().map(|c| c.1).sum();
+    tracing::info!(rows, seconds = started.elapsed().as_secs_f64(), database = %redact_url(database), "imported");
+    Ok(())
 }

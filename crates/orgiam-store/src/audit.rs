@@ -210,9 +210,36 @@ impl Store {
         filter: AuditFilter,
         page: &PageRequest,
     ) -> Result<Page<AuditEntry>> {
+        self.list_events(Some(org), filter, page).await
+    }
+
+    /// The platform audit log's events matching `filter`, paged as [`Store::list_audit_events`].
+    pub async fn list_platform_audit_events(
+        &self,
+        filter: AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>> {
+        self.list_events(None, filter, page).await
+    }
+
+    /// One organization's log (`Some`), or the platform's (`None`).
+    async fn list_events(
+        &self,
+        org: Option<&OrgId>,
+        filter: AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>> {
+        let (table, scope, args) = match org {
+            Some(org) => (
+                "audit_events",
+                "e.org_id = $1",
+                vec![Arg::Text(org.as_str().to_owned())],
+            ),
+            None => ("platform_audit_events", "1 = 1", Vec::new()),
+        };
         let mut c = Conditions {
             sql: String::new(),
-            args: vec![Arg::Text(org.as_str().to_owned())],
+            args,
         };
         c.any_of("e.type", filter.event_types);
         if !filter.actor_ids.is_empty() {
@@ -273,8 +300,8 @@ impl Store {
         let sql = format!(
             "SELECT e.id, e.type, e.effective_at, e.project_id, e.resource_id, e.details, \
              p.name AS project_name \
-             FROM audit_events e LEFT JOIN projects p ON p.id = e.project_id AND p.org_id = e.org_id \
-             WHERE e.org_id = $1{} ORDER BY e.id {dir} LIMIT {}",
+             FROM {table} e LEFT JOIN projects p ON p.id = e.project_id AND p.org_id = e.org_id \
+             WHERE {scope}{} ORDER BY e.id {dir} LIMIT {}",
             c.sql,
             page.limit + 1
         );

@@ -52,11 +52,19 @@ pub enum BulkTable {
     ApiKeys,
     /// `audit_events`
     AuditEvents,
+    /// `invitations`
+    Invitations,
+    /// `invitation_projects`
+    InvitationProjects,
+    /// `platform_api_keys`
+    PlatformApiKeys,
+    /// `platform_audit_events`
+    PlatformAuditEvents,
 }
 
 impl BulkTable {
     /// Every table, in dependency order.
-    pub const ALL: [BulkTable; 14] = [
+    pub const ALL: [BulkTable; 18] = [
         Self::Organizations,
         Self::Users,
         Self::Memberships,
@@ -71,6 +79,10 @@ impl BulkTable {
         Self::RoleAssignments,
         Self::ApiKeys,
         Self::AuditEvents,
+        Self::Invitations,
+        Self::InvitationProjects,
+        Self::PlatformApiKeys,
+        Self::PlatformAuditEvents,
     ];
 
     /// The SQL table name.
@@ -90,6 +102,10 @@ impl BulkTable {
             Self::RoleAssignments => "role_assignments",
             Self::ApiKeys => "api_keys",
             Self::AuditEvents => "audit_events",
+            Self::Invitations => "invitations",
+            Self::InvitationProjects => "invitation_projects",
+            Self::PlatformApiKeys => "platform_api_keys",
+            Self::PlatformAuditEvents => "platform_audit_events",
         }
     }
 
@@ -174,7 +190,71 @@ impl BulkTable {
                 "resource_id",
                 "details",
             ],
+            Self::Invitations => &[
+                "id",
+                "org_id",
+                "email",
+                "email_key",
+                "role_id",
+                "token_hash",
+                "invited_by",
+                "created_at",
+                "expires_at",
+                "accepted_at",
+                "accepted_by",
+            ],
+            Self::InvitationProjects => &["invite_id", "project_id", "role_id"],
+            Self::PlatformApiKeys => &[
+                "id",
+                "name",
+                "secret_hash",
+                "redacted_value",
+                "permissions",
+                "created_at",
+            ],
+            Self::PlatformAuditEvents => &[
+                "id",
+                "org_id",
+                "type",
+                "effective_at",
+                "actor_type",
+                "actor_user_id",
+                "actor_email",
+                "actor_key_id",
+                "project_id",
+                "resource_id",
+                "details",
+            ],
         }
+    }
+
+    /// The columns that identify a row, in the order exports read the table.
+    pub fn key(self) -> &'static [&'static str] {
+        match self {
+            Self::Memberships => &["org_id", "user_id"],
+            Self::RolePermissions => &["role_id", "permission_id"],
+            Self::GroupMembers => &["group_id", "user_id"],
+            Self::ProjectMembers => &["project_id", "user_id"],
+            Self::ProjectGroups => &["project_id", "group_id"],
+            Self::InvitationProjects => &["invite_id", "project_id"],
+            _ => &["id"],
+        }
+    }
+
+    /// Whether `column` holds integers (`BIGINT`); every other column is text.
+    pub fn is_int(column: &str) -> bool {
+        matches!(
+            column,
+            "created_at"
+                | "updated_at"
+                | "revision"
+                | "archived_at"
+                | "is_base"
+                | "expires_at"
+                | "last_used_at"
+                | "effective_at"
+                | "accepted_at"
+        )
     }
 
     fn index(self) -> usize {
@@ -262,6 +342,8 @@ pub struct BulkWriter {
     buffers: Vec<Vec<Vec<Cell>>>,
     written: [u64; BulkTable::ALL.len()],
     in_transaction: u64,
+    /// Commit durably on PostgreSQL too (an acknowledged import must survive a crash).
+    durable: bool,
 }
 
 impl std::fmt::Debug for BulkWriter {
@@ -300,6 +382,13 @@ fn insert_sql(backend: Backend, table: BulkTable, rows: usize) -> String {
 }
 
 impl Store {
+    /// A bulk writer whose commits are durable on PostgreSQL too (imports acknowledge them).
+    pub fn durable_bulk_writer(&self) -> BulkWriter {
+        let mut w = self.bulk_writer();
+        w.durable = true;
+        w
+    }
+
     /// A bulk writer on this store's writer connection.
     pub fn bulk_writer(&self) -> BulkWriter {
         BulkWriter {
@@ -308,6 +397,7 @@ impl Store {
             buffers: BulkTable::ALL.iter().map(|_| Vec::new()).collect(),
             written: [0; BulkTable::ALL.len()],
             in_transaction: 0,
+            durable: false,
         }
     }
 }
@@ -338,7 +428,7 @@ impl BulkWriter {
             return Ok(());
         }
         if self.tx.is_none() {
-            self.tx = Some(self.begin().await?);
+            self.tx = Some(begin(&self.store, self.durable).await?);
         }
         let backend = self.store.backend();
         let Some(tx) = self.tx.as_mut() else {
@@ -374,23 +464,6 @@ impl BulkWriter {
             self.in_transaction += count as u64;
         }
         Ok(())
-    }
-
-    /// A transaction marked as a bulk load: the change-log triggers skip its rows.
-    async fn begin(&self) -> Result<Transaction<'static, Any>> {
-        let mut tx = self.store.write.begin().await.map_err(db)?;
-        let marks: &[&str] = match self.store.backend() {
-            Backend::Sqlite => &["INSERT INTO bulk_load (marker) VALUES (1)"],
-            // a lost commit loses generated rows only, which a rerun makes again
-            Backend::Postgres => &[
-                "SET LOCAL orgiam.bulk_load = 'on'",
-                "SET LOCAL synchronous_commit = off",
-            ],
-        };
-        for sql in marks {
-            sqlx::query(sql).execute(&mut *tx).await.map_err(db)?;
-        }
-        Ok(tx)
     }
 
     /// Commits the transaction if it holds at least `min_rows` rows (0: always).
@@ -442,4 +515,22 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// A transaction marked as a bulk load: the change-log triggers skip its rows.
+async fn begin(store: &Store, durable: bool) -> Result<Transaction<'static, Any>> {
+    let mut tx = store.write.begin().await.map_err(db)?;
+    let marks: &[&str] = match store.backend() {
+        Backend::Sqlite => &["INSERT INTO bulk_load (marker) VALUES (1)"],
+        // a lost commit loses generated rows only, which a rerun makes again
+        Backend::Postgres if durable => &["SET LOCAL orgiam.bulk_load = 'on'"],
+        Backend::Postgres => &[
+            "SET LOCAL orgiam.bulk_load = 'on'",
+            "SET LOCAL synchronous_commit = off",
+        ],
+    };
+    for sql in marks {
+        sqlx::query(sql).execute(&mut *tx).await.map_err(db)?;
+    }
+    Ok(tx)
 }

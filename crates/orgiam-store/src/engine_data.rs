@@ -60,7 +60,9 @@ async fn catalog(conn: &mut AnyConnection, org: &OrgId) -> Result<Vec<(String, R
 
 /// The system roles as the engine sees them in this organization: holding, by their rule,
 /// the organization's own permissions too (owners can grant everything the product defines).
-fn system_roles(catalog: &[(String, ResourceType)]) -> Vec<RoleDef> {
+/// `app` are the app permissions the platform gave system roles (reader and member), as
+/// (role id, permission).
+fn system_roles(catalog: &[(String, ResourceType)], app: &[(String, String)]) -> Vec<RoleDef> {
     SystemRole::ALL
         .into_iter()
         .map(|r| RoleDef {
@@ -70,9 +72,31 @@ fn system_roles(catalog: &[(String, ResourceType)]) -> Vec<RoleDef> {
                 .iter()
                 .filter(|(n, rt)| r.holds_permission(n, *rt))
                 .map(|(n, _)| n.clone())
+                .chain(
+                    app.iter()
+                        .filter(|(id, _)| id == r.id_str())
+                        .map(|(_, p)| p.clone()),
+                )
                 .collect(),
         })
         .collect()
+}
+
+/// The app permissions (global ones) the platform gave system roles: (role id, permission).
+pub(crate) async fn system_app_permissions(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT rp.role_id, p.name FROM role_permissions rp \
+         JOIN permissions p ON p.id = rp.permission_id \
+         WHERE rp.role_id IN ($1, $2) AND p.org_id IS NULL AND p.name NOT LIKE 'api.%' \
+         ORDER BY rp.role_id, p.name",
+    )
+    .bind(SystemRole::OrgReader.id_str())
+    .bind(SystemRole::OrgMember.id_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)
 }
 
 /// The roles among `ids` (of the organization's own; system roles come from the catalog),
@@ -356,7 +380,9 @@ impl Store {
                 structure(&mut conn, org).await?,
             ),
         };
-        roles.extend(system_roles(&catalog));
+        let app = system_app_permissions(&mut conn).await?;
+        roles.extend(system_roles(&catalog, &app));
+        roles.extend(crate::platform_roles::global_role_defs(&mut conn).await?);
         let Structure {
             members,
             group_ids,
@@ -445,7 +471,8 @@ impl Store {
             out.deltas.push(Delta::Permissions(
                 catalog.iter().map(|(n, _)| n.clone()).collect(),
             ));
-            for r in system_roles(&catalog) {
+            let app = system_app_permissions(&mut conn).await?;
+            for r in system_roles(&catalog, &app) {
                 out.deltas.push(Delta::Role(r.id.clone(), Some(r)));
             }
         }
@@ -551,6 +578,33 @@ impl Store {
             for row in q.fetch_all(&self.read).await.map_err(db)? {
                 out.push((row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?));
             }
+        }
+        Ok(out)
+    }
+
+    /// The platform's change counter (moved by every change of the global catalog).
+    pub async fn platform_revision(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT revision FROM platform_state WHERE id = 1")
+            .fetch_one(&self.read)
+            .await
+            .map_err(db)
+    }
+
+    /// What a snapshot of `org` needs after a change of the global catalog: the catalog, the
+    /// system roles and the global roles as they are now (a deleted global role was assigned
+    /// nowhere, so the definition it leaves behind grants nothing). Costs the catalog's size, not the organization's.
+    pub async fn catalog_deltas(&self, org: &OrgId) -> Result<Vec<Delta>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        let catalog = catalog(&mut conn, org).await?;
+        let mut out = vec![Delta::Permissions(
+            catalog.iter().map(|(n, _)| n.clone()).collect(),
+        )];
+        let app = system_app_permissions(&mut conn).await?;
+        for r in system_roles(&catalog, &app) {
+            out.push(Delta::Role(r.id.clone(), Some(r)));
+        }
+        for r in crate::platform_roles::global_role_defs(&mut conn).await? {
+            out.push(Delta::Role(r.id.clone(), Some(r)));
         }
         Ok(out)
     }

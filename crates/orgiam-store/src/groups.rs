@@ -198,7 +198,7 @@ fn ensure_holds_all(
                         .iter()
                         .find(|p| !grants.holds(p, Some(project), now))
                         .cloned(),
-                    ActorRef::System => None,
+                    ActorRef::System | ActorRef::Platform(_) => None,
                 };
                 Error::forbidden(
                     "privilege_escalation",

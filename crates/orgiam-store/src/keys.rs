@@ -122,7 +122,7 @@ impl Store {
             KeyKind::User => created_by
                 .filter(|c| c != key.user_id.as_str())
                 .map(UserId::from_trusted),
-            KeyKind::Admin | KeyKind::Root | KeyKind::Scim => None,
+            KeyKind::Admin | KeyKind::Root | KeyKind::Scim | KeyKind::Platform => None,
         };
         let actor = Actor {
             org_id: key.org_id,

@@ -11,7 +11,9 @@ use sqlx::Row as _;
 use crate::db::{Store, db};
 use crate::keys::insert_key;
 use crate::members::{insert_membership, member, member_json, upsert_user};
+use crate::platform::platform_event;
 use crate::write::{ActorRef, AuditEvent, WriteTx};
+use orgiam_core::platform::PlatformActor;
 
 /// A new organization, its owner and the owner's first admin key (secret shown once).
 #[derive(Debug)]
@@ -35,6 +37,19 @@ impl Store {
         owner_email: &str,
         owner_name: Option<&str>,
     ) -> Result<CreatedOrganization> {
+        self.create_organization_by(None, name, owner_email, owner_name)
+            .await
+    }
+
+    /// As [`Store::create_organization`], made by `platform` (recorded in the platform audit
+    /// log too) or by the server itself (`None`, the bootstrap).
+    pub async fn create_organization_by(
+        &self,
+        platform: Option<&PlatformActor>,
+        name: &str,
+        owner_email: &str,
+        owner_name: Option<&str>,
+    ) -> Result<CreatedOrganization> {
         let name = validate::name("name", name)?;
         let owner_email = validate::email("owner_email", owner_email)?;
         let owner_name = owner_name
@@ -53,7 +68,7 @@ impl Store {
         .await
         .map_err(db)?;
         let mut w = WriteTx::new(self, tx, org_id.clone(), 1);
-        let actor = ActorRef::System;
+        let actor = platform.map_or(ActorRef::System, ActorRef::Platform);
         let user_id = upsert_user(&mut w, &owner_email).await?;
         insert_membership(
             &mut w,
@@ -76,21 +91,21 @@ impl Store {
         let owner = member(&mut w.tx, &org_id, user_id.as_str())
             .await?
             .ok_or_else(|| Error::internal("owner vanished"))?;
-        w.audit(
-            &actor,
-            AuditEvent {
-                event_type: "organization.created",
-                resource_id: org_id.as_str().to_owned(),
-                project_id: None,
-                payload: json!({
-                    "id": org_id.as_str(),
-                    "data": { "name": name },
-                    "owner": member_json(&owner),
-                    "admin_api_key": { "id": admin_key.id.as_str(), "redacted_value": admin_key.redacted_value },
-                }),
-            },
-        )
-        .await?;
+        let event = AuditEvent {
+            event_type: "organization.created",
+            resource_id: org_id.as_str().to_owned(),
+            project_id: None,
+            payload: json!({
+                "id": org_id.as_str(),
+                "data": { "name": name },
+                "owner": member_json(&owner),
+                "admin_api_key": { "id": admin_key.id.as_str(), "redacted_value": admin_key.redacted_value },
+            }),
+        };
+        if let Some(p) = platform {
+            platform_event(&mut w.tx, p, Some(&org_id), event.clone()).await?;
+        }
+        w.audit(&actor, event).await?;
         w.commit().await?;
         Ok(CreatedOrganization {
             organization: Organization {

@@ -1,13 +1,13 @@
 //! The permission catalog: the built-in `api.*` permissions (shared, read-only) and each
 //! organization's own, which its roles may hold.
 
-use orgiam_core::catalog::ResourceType;
+use orgiam_core::catalog::{ResourceType, builtin_permission};
 use orgiam_core::ids::{OrgId, PermissionId};
 use orgiam_core::page::{Page, PageRequest};
 use orgiam_core::validate::{self, quote};
 use orgiam_core::{Error, Result, now_unix};
 use serde_json::json;
-use sqlx::Row as _;
+use sqlx::{AnyConnection, Row as _};
 
 use crate::db::{Store, db, is_unique_violation};
 use crate::sql::keyset;
@@ -26,39 +26,44 @@ pub struct Permission {
     pub resource_type: String,
     /// Whether it is one of orgiam's own (`api.*`).
     pub builtin: bool,
+    /// Whether it is a global one, defined by the platform for every organization (read-only
+    /// to organizations).
+    pub platform: bool,
     /// Unix seconds (0 for built-in ones).
     pub created_at: i64,
 }
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<Permission> {
+pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> Result<Permission> {
     let org: Option<String> = row.try_get("org_id").map_err(db)?;
+    let name: String = row.try_get("name").map_err(db)?;
+    let builtin = org.is_none() && builtin_permission(&name).is_some();
     Ok(Permission {
         id: row.try_get("id").map_err(db)?,
-        name: row.try_get("name").map_err(db)?,
         description: row.try_get("description").map_err(db)?,
         resource_type: row.try_get("resource_type").map_err(db)?,
-        builtin: org.is_none(),
+        builtin,
+        platform: org.is_none() && !builtin,
+        name,
         created_at: row.try_get("created_at").map_err(db)?,
     })
 }
 
-const COLUMNS: &str = "id, org_id, name, description, resource_type, created_at";
+pub(crate) const COLUMNS: &str = "id, org_id, name, description, resource_type, created_at";
 
 /// Names a route of this API already uses under `/permissions/`.
 const RESERVED: [&str; 2] = ["check", "check_batch"];
 
-fn permission_json(p: &Permission) -> serde_json::Value {
+pub(crate) fn permission_json(p: &Permission) -> serde_json::Value {
     json!({ "id": p.id, "name": p.name, "description": p.description, "resource_type": p.resource_type })
 }
 
-/// Registers one of the organization's own permissions inside the open write `w`.
-pub(crate) async fn insert_permission(
-    w: &mut WriteTx,
-    org: &OrgId,
+/// A new permission's name, description and resource type, checked (400 naming the field):
+/// not `api.*`, not a route name, a valid name.
+pub(crate) fn check_new(
     name: &str,
     description: Option<&str>,
     resource_type: Option<&str>,
-) -> Result<Permission> {
+) -> Result<(Option<String>, ResourceType)> {
     validate::permission_name("name", name)?;
     if name.starts_with("api.") {
         return Err(Error::invalid(
@@ -85,6 +90,55 @@ pub(crate) async fn insert_permission(
             )
         })?,
     };
+    Ok((description, rt))
+}
+
+/// 409 if a global permission named `name` exists, or (`anywhere`) any permission of that
+/// name, an organization's own too: a name means one permission in every catalog it is in.
+pub(crate) async fn name_taken(
+    conn: &mut AnyConnection,
+    name: &str,
+    anywhere: bool,
+) -> Result<Option<Error>> {
+    let sql = if anywhere {
+        "SELECT org_id FROM permissions WHERE name = $1 LIMIT 1"
+    } else {
+        "SELECT org_id FROM permissions WHERE name = $1 AND org_id IS NULL"
+    };
+    let found: Option<Option<String>> = sqlx::query_scalar(sql)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(found.map(|org| {
+        let whose = if org.is_some() {
+            "an organization's own"
+        } else {
+            "a platform one"
+        };
+        Error::conflict(
+            "permission_exists",
+            format!(
+                "a permission named '{}' already exists ({whose})",
+                quote(name)
+            ),
+        )
+    }))
+}
+
+/// Registers one of the organization's own permissions inside the open write `w`.
+pub(crate) async fn insert_permission(
+    w: &mut WriteTx,
+    org: &OrgId,
+    name: &str,
+    description: Option<&str>,
+    resource_type: Option<&str>,
+) -> Result<Permission> {
+    let (description, rt) = check_new(name, description, resource_type)?;
+    if let Some(taken) = name_taken(&mut w.tx, name, false).await? {
+        return Err(taken);
+    }
+
     let id = PermissionId::generate().into_string();
     let now = now_unix();
     let r = sqlx::query(
@@ -114,9 +168,11 @@ pub(crate) async fn insert_permission(
         description,
         resource_type: rt.as_str().to_owned(),
         builtin: false,
+        platform: false,
         created_at: now,
     })
 }
+
 
 /// Deletes one of the organization's own permissions inside the open write `w`: 409 while a
 /// role holds it; returns it.
@@ -136,6 +192,15 @@ pub(crate) async fn remove_permission(
         .map_err(db)?
         .ok_or_else(|| Error::not_found("permission", name))?;
     let p = from_row(&row)?;
+    if p.platform {
+        return Err(Error::forbidden(
+            "platform_permission",
+            format!(
+                "'{}' is a platform permission; only the platform may delete it",
+                quote(name)
+            ),
+        ));
+    }
     if p.builtin {
         return Err(Error::forbidden(
             "builtin_permission",

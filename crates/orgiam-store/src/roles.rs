@@ -138,7 +138,7 @@ impl<'a> RoleScope<'a> {
     }
 }
 
-const ROLE_COLUMNS: &str =
+pub(crate) const ROLE_COLUMNS: &str =
     "id, org_id, project_id, resource_type, name, description, metadata, created_at, updated_at";
 
 /// What a new custom role holds.
@@ -277,12 +277,15 @@ pub(crate) async fn complete_system_roles(
     if !roles.iter().any(wide) {
         return Ok(());
     }
-    let own: Vec<(String, String)> =
-        sqlx::query_as("SELECT name, resource_type FROM permissions WHERE org_id = $1")
-            .bind(org.as_str())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?;
+    // the organization's own permissions and the platform's global ones
+    let own: Vec<(String, String)> = sqlx::query_as(
+        "SELECT name, resource_type FROM permissions \
+         WHERE org_id = $1 OR (org_id IS NULL AND name NOT LIKE 'api.%')",
+    )
+    .bind(org.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
     for r in roles.iter_mut().filter(|r| wide(r)) {
         let Some(system) = SystemRole::from_id(r.id.as_str()) else {
             continue;
@@ -402,7 +405,7 @@ async fn resolve_permissions(
     Ok(out)
 }
 
-fn check_custom_name(name: &str) -> Result<String> {
+pub(crate) fn check_custom_name(name: &str) -> Result<String> {
     let name = validate::name("role_name", name)?;
     if SystemRole::is_reserved_name(&name) {
         return Err(Error::conflict(

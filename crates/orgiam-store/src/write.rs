@@ -51,8 +51,11 @@ pub enum ActorRef<'a> {
         /// What it holds, for the no-escalation rule.
         grants: &'a dyn Holder,
     },
-    /// The server or the platform root key.
+    /// The server itself.
     System,
+    /// The platform (root key or a platform key) acting on an organization: no member, no
+    /// grants to escalate past; recorded as a platform action.
+    Platform(&'a orgiam_core::platform::PlatformActor),
 }
 
 impl ActorRef<'_> {
@@ -60,7 +63,7 @@ impl ActorRef<'_> {
     pub fn user_id(&self) -> Option<&str> {
         match self {
             ActorRef::Key { actor, .. } => Some(actor.user_id.as_str()),
-            ActorRef::System => None,
+            ActorRef::System | ActorRef::Platform(_) => None,
         }
     }
 
@@ -358,7 +361,7 @@ impl WriteTx {
         user_id: &str,
         project: Option<&str>,
     ) -> Result<()> {
-        if let ActorRef::System = actor {
+        if !matches!(actor, ActorRef::Key { .. }) {
             return Ok(());
         }
         let org = self.org_id.clone();
@@ -402,6 +405,13 @@ impl WriteTx {
                 None,
                 None,
                 serde_json::json!({ "type": "system" }),
+            ),
+            ActorRef::Platform(p) => (
+                "platform",
+                None,
+                None,
+                p.key_id.as_ref().map(|k| k.as_str()),
+                p.audit_json(),
             ),
         };
         let id = AuditId::generate().into_string();

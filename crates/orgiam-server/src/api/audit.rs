@@ -18,7 +18,7 @@ use crate::extract::Params;
 use crate::state::AppState;
 
 /// `limit` of the audit log: 1 to 100, default 20 (as the SDK documents).
-const AUDIT_LIMIT: LimitBounds = LimitBounds {
+pub(crate) const AUDIT_LIMIT: LimitBounds = LimitBounds {
     min: 1,
     max: 100,
     default: 20,
@@ -107,7 +107,7 @@ fn values(params: &Params, name: &str) -> Result<Vec<String>> {
 }
 
 /// Reads the SDK's filters from the query string.
-fn filter(params: &Params) -> Result<AuditFilter> {
+pub(crate) fn filter(params: &Params) -> Result<AuditFilter> {
     // accepted for SDK compatibility: every orgiam event belongs to one organization
     params.bool("tenant_only")?;
     let event_types = values(params, "event_types")?;

@@ -108,7 +108,7 @@ pub struct ApiKeyObject {
 }
 
 impl ApiKeyObject {
-    fn render(r: KeyRecord, value: Option<String>) -> Self {
+    pub(crate) fn render(r: KeyRecord, value: Option<String>) -> Self {
         let object = match r.key.kind {
             orgiam_core::keys::KeyKind::Admin => "organization.admin_api_key",
             _ => "organization.user.api_key",

@@ -29,6 +29,7 @@ pub mod meta;
 pub mod model;
 pub mod orgs;
 pub mod permissions;
+pub mod platform;
 pub mod projects;
 pub mod roles;
 pub mod users;
@@ -98,6 +99,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(model::Doc::openapi());
     doc.merge(events::Doc::openapi());
     doc.merge(webhooks::Doc::openapi());
+    doc.merge(platform::Doc::openapi());
     doc.merge(crate::dialects::Doc::openapi());
     doc.merge(crate::scim::tokens::Doc::openapi());
     document_common_errors(&mut doc);
@@ -245,6 +247,7 @@ pub fn router(state: AppState) -> Router {
         .merge(model::routes())
         .merge(events::routes())
         .merge(webhooks::routes())
+        .merge(platform::routes())
         .merge(crate::dialects::routes())
         .merge(crate::scim::tokens::routes())
         .merge(crate::scim::routes())

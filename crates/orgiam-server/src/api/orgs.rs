@@ -1,16 +1,15 @@
-//! `POST /v1/organizations`: the platform route (root key only) that creates an organization
-//! with its owner and a first admin key, shown once.
+//! `POST /v1/organizations`: the platform route (root key, or a platform key holding
+//! `platform.organizations.write`) that creates an organization with its owner and a first
+//! admin key, shown once.
 
-use axum::extract::Request;
 use axum::extract::State;
-use orgiam_core::Error;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::wire::{OrganizationUser, Written};
-use crate::auth::{is_root_key, presented_secret};
+use crate::auth::{Platform, PlatformOrganizationsWrite};
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::parse_json;
+use crate::extract::Body;
 use crate::state::AppState;
 
 /// Body of the organization creation.
@@ -64,34 +63,23 @@ pub struct OrganizationObject {
     pub admin_api_key: AdminApiKeyObject,
 }
 
-/// Creates an organization (platform root key only).
+/// Creates an organization (the platform root key, or a platform key holding
+/// `platform.organizations.write`).
 #[utoipa::path(post, path = "/v1/organizations", operation_id = "create-organization", tag = "organizations", request_body = OrganizationCreate,
     responses((status = 200, body = OrganizationObject), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create(
+    auth: Platform<PlatformOrganizationsWrite>,
     State(state): State<AppState>,
-    req: Request,
+    Body(req): Body<OrganizationCreate>,
 ) -> ApiResult<Written<OrganizationObject>> {
-    let (parts, body) = req.into_parts();
-    let secret = presented_secret(&parts).ok_or_else(|| {
-        Error::unauthenticated("missing API key: this route needs the platform root key")
-    })?;
-    if !is_root_key(&state, secret) {
-        if state.store.authenticate(secret).await?.is_some() {
-            return Err(Error::forbidden(
-                "root_key_required",
-                "only the platform root key may create organizations",
-            )
-            .into());
-        }
-        return Err(Error::unauthenticated("invalid API key").into());
-    }
-    let bytes = axum::body::to_bytes(body, state.body_limit)
-        .await
-        .map_err(|_| Error::payload_too_large(state.body_limit))?;
-    let req: OrganizationCreate = parse_json(&bytes)?;
     let created = state
         .store
-        .create_organization(&req.name, &req.owner_email, req.owner_name.as_deref())
+        .create_organization_by(
+            Some(&auth.actor),
+            &req.name,
+            &req.owner_email,
+            req.owner_name.as_deref(),
+        )
         .await?;
     let owner = OrganizationUser::from(created.owner.clone());
     let key = created.admin_key;

@@ -18,7 +18,7 @@ use crate::extract::{Body, Params};
 use crate::state::AppState;
 
 /// `limit` of the catalog and of a permission's users: 1 to 1,000, default 100.
-const LIMIT: LimitBounds = LimitBounds {
+pub(crate) const LIMIT: LimitBounds = LimitBounds {
     min: 1,
     max: 1000,
     default: 100,
@@ -55,6 +55,8 @@ pub struct PermissionObject {
     pub resource_type: String,
     /// Whether it is one of orgiam's own.
     pub builtin: bool,
+    /// Whether it is a platform one: defined for every organization, read-only to each.
+    pub platform: bool,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -68,6 +70,7 @@ impl From<orgiam_store::Permission> for PermissionObject {
             description: p.description,
             resource_type: p.resource_type,
             builtin: p.builtin,
+            platform: p.platform,
             created_at: p.created_at,
         }
     }
@@ -215,8 +218,19 @@ pub struct PermissionUser {
     pub name: Option<String>,
 }
 
+/// 400 for a batch of more than [`MAX_BATCH`] checks.
+pub(crate) fn check_batch_size(n: usize) -> Result<()> {
+    if n > MAX_BATCH {
+        return Err(Error::invalid(
+            "checks",
+            format!("at most {MAX_BATCH} checks per batch, not {n}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Validates one check against the snapshot; `param` prefixes error parameters.
-fn validate_check(snap: &Snapshot, c: &CheckRequest, param: &str) -> Result<()> {
+pub(crate) fn validate_check(snap: &Snapshot, c: &CheckRequest, param: &str) -> Result<()> {
     let p = |f: &str| {
         if param.is_empty() {
             f.to_owned()
@@ -265,7 +279,7 @@ fn ensure_may_ask_about<P>(auth: &Authorized<P>, user_id: &str, param: &str) -> 
     })
 }
 
-fn answer(snap: &Snapshot, c: CheckRequest, now: i64) -> CheckObject {
+pub(crate) fn answer(snap: &Snapshot, c: CheckRequest, now: i64) -> CheckObject {
     let d = snap.explain(&c.user_id, &c.permission, c.project_id.as_deref(), now);
     let denied_reason = c
         .project_id
@@ -394,16 +408,7 @@ pub async fn check_batch(
     State(state): State<AppState>,
     Body(body): Body<CheckBatchRequest>,
 ) -> ApiResult<Json<CheckList>> {
-    if body.checks.len() > MAX_BATCH {
-        return Err(Error::invalid(
-            "checks",
-            format!(
-                "at most {MAX_BATCH} checks per batch, not {}",
-                body.checks.len()
-            ),
-        )
-        .into());
-    }
+    check_batch_size(body.checks.len())?;
     let at_least = body
         .checks
         .iter()
