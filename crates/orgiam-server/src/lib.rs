@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod console;
 pub mod dialects;
 pub mod engine;
 pub mod error;
@@ -230,7 +231,7 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
         .map_err(orgiam_core::Error::internal)?;
     let (tx, mut rx) = watch::channel(false);
     engine.spawn_followers(&config.database, rx.clone());
-    let app = api::router(state.clone());
+    let app = console::with_console(state.clone(), api::router(state.clone()));
     let flusher = {
         let state = state.clone();
         let mut rx = rx.clone();

@@ -6,6 +6,7 @@ mod apikeys;
 mod assignments;
 mod audit;
 mod bulk;
+mod console;
 mod db;
 mod engine_data;
 mod grants;
@@ -23,6 +24,7 @@ mod sql;
 mod write;
 
 pub use bulk::{BulkTable, BulkWriter, Cell};
+pub use console::ConsoleSession;
 pub use db::{Backend, CommitHook, SqliteSync, Store, StoreOptions};
 pub use engine_data::Changes;
 pub use groups::{Group, GroupMember, GroupMemberAdded};
