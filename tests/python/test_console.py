@@ -211,6 +211,7 @@ def test_console_end_to_end(server, browser):
     gp = guest.new_page()
     gp.goto(link if link.startswith("http") else f"{server.base_url}{link}")
     gp.get_by_label("Your name").fill("Cai")
+    shot(server, gp, "invite-accept")
     gp.get_by_role("button", name="Accept the invitation").click()
     assert "Invitation accepted" in gp.get_by_role("heading", level=1).inner_text()
     guest.close()

@@ -20,7 +20,7 @@
 #![allow(clippy::result_large_err)] // pages answer early with `Err(Response)`
 
 mod pages;
-mod view;
+pub(crate) mod view;
 
 use std::sync::Arc;
 

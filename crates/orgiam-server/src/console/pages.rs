@@ -316,7 +316,7 @@ async fn member_view(ctx: &Ctx, id: &str, err: Option<Failure>) -> Page {
                                     }
                                     td { (r["expires_at"].as_i64().map_or_else(|| "never".to_owned(), time)) }
                                     td {
-                                        @if r["assignment_sources"].as_array().is_some_and(|a| a.iter().any(|x| s(x, "principal_type") == "user")) {
+                                        @if !r["predefined_role"].as_bool().unwrap_or(false) && r["assignment_sources"].as_array().is_some_and(|a| a.iter().any(|x| s(x, "principal_type") == "user")) {
                                             form.inline method="post" action=(path) {
                                                 (csrf(ctx))
                                                 input type="hidden" name="action" value="unassign";
