@@ -254,3 +254,56 @@ def test_console_end_to_end(server, browser):
     assert page.get_by_role("cell", name=f"Console org {suffix}", exact=True).is_visible()
     shot(server, page, "organizations")
     ctx.close()
+
+
+def test_session_works_on_every_process_and_csrf_guards_each_form(server, backend, tmp_path):
+    """A session started on one process is served by another on the same database; signing
+    out on the second ends it on the first; a form without the session's CSRF token is refused
+    with 403 on either, and the role it would have created does not exist."""
+    import subprocess
+    import time
+
+    from conftest import free_port, orgiam_bin, _stop
+    import httpx2 as httpx
+
+    port = free_port()
+    env = dict(os.environ, ORGIAM_ROOT_KEY=server.root_key)
+    with open(tmp_path / "second.log", "wb") as log:
+        proc = subprocess.Popen(
+            [str(orgiam_bin()), "serve", "--listen", f"127.0.0.1:{port}", "--database", backend.database_url],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=tmp_path,
+        )
+    second = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(timeout=30.0, trust_env=False) as c:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if c.get(f"{second}/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, (tmp_path / "second.log").read_text()
+                time.sleep(0.1)
+            r = c.post(f"{server.base_url}/console/login", data={"api_key": server.admin_key})
+            assert r.status_code == 303
+            set_cookie = r.headers["set-cookie"]
+            assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie and "Path=/console" in set_cookie
+            assert "Secure" not in set_cookie  # no https public URL here
+            cookie = set_cookie.split(";")[0]
+            page = c.get(f"{second}/console/members", headers={"Cookie": cookie})
+            assert page.status_code == 200 and "<h1>Members</h1>" in page.text
+            token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+            name = f"no token {secrets.token_hex(3)}"
+            for base in (server.base_url, second):
+                for form in ({"name": name}, {"name": name, "csrf": "wrong"}):
+                    r = c.post(f"{base}/console/roles/new", data=form, headers={"Cookie": cookie})
+                    assert r.status_code == 403
+            with http(server, server.admin_key) as api:
+                assert name not in [x["name"] for x in api.get("/v1/organization/roles").json()["data"]]
+            r = c.post(f"{second}/console/logout", data={"csrf": token}, headers={"Cookie": cookie})
+            assert r.status_code == 200 and 'name="api_key"' in r.text
+            again = c.get(f"{server.base_url}/console/members", headers={"Cookie": cookie})
+            assert 'name="api_key"' in again.text and "<h1>Members</h1>" not in again.text
+    finally:
+        _stop(proc)
