@@ -151,6 +151,34 @@ def test_console_end_to_end(server, browser):
     assert page.get_by_role("cell", name="api.groups.read", exact=True).is_visible()
     shot(server, page, "member")
 
+    # a group: create, add the member, grant it the role
+    group_name = f"Readers {suffix}"
+    page.get_by_role("navigation").get_by_role("link", name="Groups", exact=True).click()
+    page.get_by_label("Name", exact=True).fill(group_name)
+    page.get_by_role("button", name="Create").click()
+    page.get_by_role("link", name=group_name).click()
+    page.get_by_label("Add member (user id)").fill(member_id)
+    page.get_by_role("button", name="Add").click()
+    assert member_email in page.get_by_role("main").inner_text()
+    page.get_by_label("Grant role to the group").select_option(label=role_name)
+    page.get_by_role("button", name="Grant").click()
+    assert page.get_by_role("listitem").filter(has_text=role_name).count() == 1
+    shot(server, page, "group")
+
+    # a project: create, add the member, archive
+    project_name = f"Apollo {suffix}"
+    page.get_by_role("navigation").get_by_role("link", name="Projects", exact=True).click()
+    page.get_by_label("Name", exact=True).fill(project_name)
+    page.get_by_role("button", name="Create").click()
+    page.get_by_role("link", name=project_name).click()
+    page.get_by_label("Add member (user id)").fill(member_id)
+    page.get_by_role("button", name="Add").click()
+    assert member_email in page.get_by_role("main").inner_text()
+    shot(server, page, "project")
+    page.get_by_role("button", name="Archive project").click()
+    assert "archived" in page.get_by_role("main").inner_text()
+    assert page.get_by_role("button", name="Archive project").count() == 0
+
     # check access: allowed through the role, denied without it
     page.get_by_role("navigation").get_by_role("link", name="Access", exact=True).click()
     page.get_by_label("User").fill(member_email)

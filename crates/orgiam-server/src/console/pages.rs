@@ -642,7 +642,7 @@ async fn role_view(ctx: &Ctx, id: &str, typed: Option<Value>, err: Option<Failur
                 Ok(l) if l.is_empty() => p { "Deleting it takes no permission from any member." },
                 Ok(l) => {
                     p { "Deleting it would take these permissions from these numbers of members:" }
-                    ul { @for (p, n) in l { li { code { (p) } ": " (n) " member" (if n.ends_with('1') && !n.ends_with("11") { "" } else { "s" }) } } }
+                    ul { @for (p, n) in l { li { code { (p) } ": " (n) " member" (if n == "1" { "" } else { "s" }) } } }
                 }
                 Err(m) => p.muted { "The effect of deleting it cannot be shown: " (m) }
             }
@@ -1163,6 +1163,11 @@ async fn holder_view(ctx: &Ctx, kind: &str, id: &str, err: Option<Failure>) -> P
     let o = read(ctx, ctx.get(&obj).await)?;
     let users = ctx.get(&users).await;
     let roles = ctx.get(&roles).await;
+    let grantable = if kind == "group" {
+        ctx.get("/v1/organization/roles").await.ok()
+    } else {
+        None
+    };
     let e = err.as_ref();
     let title = format!(
         "{} {}",
@@ -1174,7 +1179,7 @@ async fn holder_view(ctx: &Ctx, kind: &str, id: &str, err: Option<Failure>) -> P
         &title,
         html! {
             p { "Id " code { (s(&o, "id")) } @if let Some(st) = o["status"].as_str() { " · " (st) } }
-            (form_error(e, &["user_id"]))
+            (form_error(e, &["user_id", "role_id"]))
             h2 { "Members" }
             @match &users {
                 Ok(l) => ul { @for u in items(l) { li { (u["email"].as_str().or(u["user"]["email"].as_str()).unwrap_or(s(u, "id"))) " " code { (u["id"].as_str().or(u["user"]["id"].as_str()).unwrap_or("")) } } } },
@@ -1192,6 +1197,20 @@ async fn holder_view(ctx: &Ctx, kind: &str, id: &str, err: Option<Failure>) -> P
             @match &roles {
                 Ok(l) => ul { @for r in items(l) { li { (r["role"]["name"].as_str().or(r["group"]["name"].as_str()).or(r["name"].as_str()).unwrap_or("")) } } },
                 Err(f) => p.muted { (f.message) },
+            }
+            @if let Some(all) = &grantable {
+                form method="post" action=(path) {
+                    (csrf(ctx))
+                    input type="hidden" name="action" value="grant";
+                    label for="group_role" { "Grant role to the group" }
+                    select #group_role name="role_id" {
+                        @for r in items(all).iter().filter(|r| !r["predefined_role"].as_bool().unwrap_or(false)) {
+                            option value=(s(r, "id")) { (s(r, "name")) }
+                        }
+                    }
+                    " " button type="submit" { "Grant" }
+                    (field_error(e, "role_id", "group_role_error"))
+                }
             }
             @if kind == "project" && s(&o, "status") != "archived" {
                 form method="post" action=(path) {
@@ -1243,6 +1262,14 @@ async fn holder_action(
             }
             (ctx.post(&format!("{api}/users"), b).await, path.clone())
         }
+        "grant" => (
+            ctx.post(
+                &format!("{api}/roles"),
+                json!({ "role_id": form.get("role_id") }),
+            )
+            .await,
+            path.clone(),
+        ),
         "archive" => (
             ctx.post(&format!("{api}/archive"), json!({})).await,
             path.clone(),
