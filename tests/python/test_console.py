@@ -197,6 +197,33 @@ def test_console_end_to_end(server, browser):
     page.get_by_role("button", name="Check access").click()
     assert page.locator("#permission_error").inner_text().strip() != ""
 
+    # who has it: the member, linked to their page
+    page.get_by_label("Who has permission").fill("api.groups.read")
+    page.get_by_role("button", name="List members").click()
+    assert page.get_by_role("link", name=member_id).count() == 1
+
+    # the organization's own permission: register, then delete
+    perm = f"invoices{suffix}.read"
+    page.get_by_role("navigation").get_by_role("link", name="Permissions", exact=True).click()
+    page.get_by_label("Name", exact=True).fill(perm)
+    page.get_by_role("button", name="Register").click()
+    assert page.get_by_role("cell", name=perm, exact=True).is_visible()
+    page.get_by_role("button", name=f"Delete permission {perm}").click()
+    assert page.get_by_role("cell", name=perm, exact=True).count() == 0
+
+    # an admin key: shown once, then revoked
+    page.get_by_role("navigation").get_by_role("link", name="API keys", exact=True).click()
+    page.get_by_label("Admin key name").fill(f"ci {suffix}")
+    page.get_by_role("button", name="Create admin key").click()
+    minted = page.locator(".secret").inner_text().strip()
+    with http(server, minted) as api:
+        assert api.get("/v1/organization/roles").status_code == 200
+    page.get_by_role("navigation").get_by_role("link", name="API keys", exact=True).click()
+    assert minted not in page.content()
+    page.get_by_role("button", name=f"Revoke key ci {suffix}").click()
+    with http(server, minted) as api:
+        assert api.get("/v1/organization/roles").status_code == 401
+
     # the role's creation is in the audit log
     page.get_by_role("navigation").get_by_role("link", name="Audit log", exact=True).click()
     page.get_by_label("Event type").fill("role.created")

@@ -368,7 +368,7 @@ async fn member_view(ctx: &Ctx, id: &str, err: Option<Failure>) -> Page {
             }
             h2 { "API keys" }
             @match &keys {
-                Ok(list) => (key_table(ctx, items(list), &path)),
+                Ok(list) => (key_table(ctx, items(list), &path, true)),
                 Err(f) => p.muted { (f.message) },
             }
             h2 { "Remove member" }
@@ -395,7 +395,8 @@ fn reasons(r: &Value) -> Markup {
     }
 }
 
-fn key_table(ctx: &Ctx, keys: &[Value], back: &str) -> Markup {
+/// Keys with a revoke button each: `user_keys` for a member's user keys, else admin keys.
+fn key_table(ctx: &Ctx, keys: &[Value], back: &str, user_keys: bool) -> Markup {
     html! {
         table {
             thead { tr { th { "Name" } th { "Key" } th { "Owner" } th { "Created" } th { "Expires" } th { "Revoke" } } }
@@ -413,7 +414,7 @@ fn key_table(ctx: &Ctx, keys: &[Value], back: &str) -> Markup {
                                 input type="hidden" name="action" value="revoke";
                                 input type="hidden" name="key_id" value=(s(k, "id"));
                                 input type="hidden" name="owner" value=(s(&k["owner"], "id"));
-                                input type="hidden" name="kind" value=(s(&k["owner"], "type"));
+                                input type="hidden" name="kind" value=(if user_keys { "user" } else { "admin" });
                                 input type="hidden" name="back" value=(back);
                                 button.danger type="submit" aria-label={ "Revoke key " (s(k, "name")) } { "Revoke" }
                             }
@@ -1463,7 +1464,7 @@ async fn keys_view(ctx: &Ctx, created: Option<Value>, err: Option<Failure>) -> P
                 (csrf(ctx))
                 input type="hidden" name="action" value="create_admin";
                 (form_error(e, &["name"]))
-                label for="key_name" { "Name" }
+                label for="key_name" { "Admin key name" }
                 input #key_name name="name" required;
                 (field_error(e, "name", "key_name_error"))
                 p { button type="submit" { "Create admin key" } }
@@ -1474,13 +1475,13 @@ async fn keys_view(ctx: &Ctx, created: Option<Value>, err: Option<Failure>) -> P
                 input type="hidden" name="action" value="create_user";
                 label for="user_key_user" { "User id" }
                 input #user_key_user name="user_id" required;
-                label for="user_key_name" { "Name" }
+                label for="user_key_name" { "User key name" }
                 input #user_key_name name="name" required;
                 p { button type="submit" { "Create user key" } }
             }
             h2 { "Admin keys" }
             @match &admin {
-                Ok(l) => (key_table(ctx, items(l), "/console/keys")),
+                Ok(l) => (key_table(ctx, items(l), "/console/keys", false)),
                 Err(f) => p.muted { (f.message) },
             }
             p.muted { "A member's user keys are on their page under Members." }
