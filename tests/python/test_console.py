@@ -308,6 +308,13 @@ def test_console_end_to_end(server, browser):
     assert re.search(r"sk-admin-", page.locator(".secret").inner_text())
     assert page.get_by_role("cell", name=f"Console org {suffix}", exact=True).is_visible()
     shot(server, page, "organizations")
+    page.get_by_label(f"New name for Console org {suffix}").fill(f"Renamed org {suffix}")
+    page.get_by_role("button", name=f"Rename Console org {suffix}").click()
+    assert page.get_by_role("cell", name=f"Renamed org {suffix}", exact=True).is_visible()
+    page.get_by_role("button", name=f"Recovery key for Renamed org {suffix}").click()
+    recovery = page.locator(".secret").inner_text().strip()
+    with http(server, recovery) as api:
+        assert api.get("/v1/organization/roles").status_code == 200
     ctx.close()
 
 

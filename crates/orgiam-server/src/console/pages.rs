@@ -1609,7 +1609,7 @@ async fn orgs_view(
                                     input type="hidden" name="org_id" value=(s(o, "id"));
                                     label for={ "rename_" (s(o, "id")) } { "New name for " (s(o, "name")) }
                                     input id={ "rename_" (s(o, "id")) } name="name" required;
-                                    " " button type="submit" { "Rename" }
+                                    " " button type="submit" aria-label={ "Rename " (s(o, "name")) } { "Rename" }
                                 }
                             }
                             td {
