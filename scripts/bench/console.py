@@ -33,7 +33,11 @@ def main() -> None:
         r = conn.getresponse()
         return r.status, dict(r.getheaders()), r.read()
 
-    status, headers, _ = request("POST", "/console/login", urllib.parse.urlencode({"api_key": args.key}))
+    _, headers, form = request("GET", "/console/login")
+    token = re.search(rb'name="csrf" value="([^"]+)"', form).group(1).decode()
+    login_cookie = headers.get("set-cookie", "").split(";")[0]
+    body = urllib.parse.urlencode({"api_key": args.key, "csrf": token})
+    status, headers, _ = request("POST", "/console/login", body, cookie=login_cookie)
     cookie = headers.get("set-cookie", "").split(";")[0]
     if status != 303 or not cookie:
         raise SystemExit(f"sign-in failed: {status}")

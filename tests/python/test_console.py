@@ -347,8 +347,26 @@ def test_session_works_on_every_process_and_csrf_guards_each_form(server, backen
                     pass
                 assert time.monotonic() < deadline, (tmp_path / "second.log").read_text()
                 time.sleep(0.1)
+            # the sign-in form is guarded too: its token must match its cookie
             r = c.post(f"{server.base_url}/console/login", data={"api_key": server.admin_key})
+            assert r.status_code == 403 and "set-cookie" not in r.headers
+            form = c.get(f"{server.base_url}/console/login")
+            login_token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+            login_cookie = form.headers["set-cookie"].split(";")[0]
+            c.cookies.clear()
+            r = c.post(
+                f"{server.base_url}/console/login",
+                data={"api_key": server.admin_key, "csrf": "x" + login_token[1:]},
+                headers={"Cookie": login_cookie},
+            )
+            assert r.status_code == 403 and "set-cookie" not in r.headers
+            r = c.post(
+                f"{server.base_url}/console/login",
+                data={"api_key": server.admin_key, "csrf": login_token},
+                headers={"Cookie": login_cookie},
+            )
             assert r.status_code == 303
+            c.cookies.clear()
             set_cookie = r.headers["set-cookie"]
             assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie and "Path=/console" in set_cookie
             assert "Secure" not in set_cookie  # no https public URL here

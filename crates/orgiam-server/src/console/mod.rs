@@ -42,6 +42,9 @@ pub const IDLE_SECONDS: i64 = 30 * 60;
 /// The session cookie's name.
 const COOKIE: &str = "orgiam_console";
 
+/// The sign-in form's CSRF cookie (double submit: the form's hidden `csrf` must equal it).
+const LOGIN_COOKIE: &str = "orgiam_console_login";
+
 /// What every console handler reaches.
 pub(crate) struct Console {
     state: AppState,
@@ -209,15 +212,15 @@ fn unseal(cookie: &str, sealed: &str) -> Option<String> {
     String::from_utf8(bytes.iter().zip(ks).map(|(b, k)| b ^ k).collect()).ok()
 }
 
-/// The console cookie's value in `headers`.
-fn cookie_value(headers: &HeaderMap) -> Option<&str> {
+/// The value of the cookie `name` in `headers`.
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
 }
 
@@ -233,7 +236,7 @@ impl Console {
 
     /// The request's session, if its cookie names a live one.
     pub(crate) async fn session(&self, headers: &HeaderMap) -> Result<Option<Session>, Response> {
-        let Some(cookie) = cookie_value(headers) else {
+        let Some(cookie) = cookie_value(headers, COOKIE) else {
             return Ok(None);
         };
         let id = keys::hash(cookie);
@@ -270,7 +273,8 @@ impl Console {
             )
             .await
             .map_err(|e| e.message)?;
-        HeaderValue::from_str(&self.cookie(&cookie, IDLE_SECONDS)).map_err(|e| e.to_string())
+        HeaderValue::from_str(&self.cookie(COOKIE, &cookie, IDLE_SECONDS))
+            .map_err(|e| e.to_string())
     }
 
     /// Ends `session` (its row is deleted; the cookie is cleared by the caller).
@@ -280,16 +284,31 @@ impl Console {
         }
     }
 
-    fn cookie(&self, value: &str, max_age: i64) -> String {
+    fn cookie(&self, name: &str, value: &str, max_age: i64) -> String {
         format!(
-            "{COOKIE}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+            "{name}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
             if self.secure { "; Secure" } else { "" }
         )
     }
 
-    /// The `Set-Cookie` value that clears the cookie.
+    /// The `Set-Cookie` value that clears the session cookie.
     pub(crate) fn clear_cookie(&self) -> HeaderValue {
-        HeaderValue::from_str(&self.cookie("", 0)).unwrap_or_else(|_| HeaderValue::from_static(""))
+        HeaderValue::from_str(&self.cookie(COOKIE, "", 0))
+            .unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    /// A fresh sign-in CSRF token and the `Set-Cookie` value that carries it.
+    pub(crate) fn login_token(&self) -> (String, Option<HeaderValue>) {
+        let token = keys::token().value;
+        let cookie = HeaderValue::from_str(&self.cookie(LOGIN_COOKIE, &token, 3600)).ok();
+        (token, cookie)
+    }
+
+    /// Whether the sign-in form's `token` is the one its cookie carries.
+    pub(crate) fn login_token_valid(headers: &HeaderMap, token: &str) -> bool {
+        cookie_value(headers, LOGIN_COOKIE).is_some_and(|c| {
+            !token.is_empty() && keys::constant_time_eq(c.as_bytes(), token.as_bytes())
+        })
     }
 
     /// Calls the native API as `secret`: `body` as JSON when given.
@@ -506,6 +525,7 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; orgiam_console=xyz; b=2"),
         );
-        assert_eq!(cookie_value(&h), Some("xyz"));
+        assert_eq!(cookie_value(&h, COOKIE), Some("xyz"));
+        assert_eq!(cookie_value(&h, LOGIN_COOKIE), None);
     }
 }

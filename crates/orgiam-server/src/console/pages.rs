@@ -68,16 +68,22 @@ pub async fn to_overview() -> Response {
 pub async fn login_form(State(c): State<Shared>, headers: HeaderMap) -> Response {
     match c.session(&headers).await {
         Ok(Some(_)) => see_other("/console/"),
-        _ => view::login_page(StatusCode::OK, None, None),
+        _ => view::login_page(&c, StatusCode::OK, None, None),
     }
 }
 
 /// `POST /console/login` (`api_key`): starts a session if the key authenticates.
-pub async fn login(State(c): State<Shared>, body: Bytes) -> Response {
+pub async fn login(State(c): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let form = Form::parse(&body);
+    if !super::Console::login_token_valid(&headers, form.get("csrf")) {
+        return view::error_page(
+            StatusCode::FORBIDDEN,
+            "The sign-in form carries no valid CSRF token. Open the sign-in page and try again.",
+        );
+    }
     let secret = form.get("api_key").trim().to_owned();
     if secret.is_empty() {
-        return view::login_page(StatusCode::BAD_REQUEST, None, Some("Enter an API key."));
+        return view::login_page(&c, StatusCode::BAD_REQUEST, None, Some("Enter an API key."));
     }
     // the key must authenticate where it will act: the organization routes, or the
     // platform's organization list for the root key and platform keys
@@ -92,11 +98,11 @@ pub async fn login(State(c): State<Shared>, body: Bytes) -> Response {
     {
         Ok(_) => {}
         Err(f) if f.status == StatusCode::UNAUTHORIZED => {
-            return view::login_page(StatusCode::UNAUTHORIZED, None, Some(&f.message));
+            return view::login_page(&c, StatusCode::UNAUTHORIZED, None, Some(&f.message));
         }
         // a key without the probe's permission still signs in: its pages say what it lacks
         Err(f) if f.status == StatusCode::FORBIDDEN => {}
-        Err(f) => return view::login_page(f.status, None, Some(&f.message)),
+        Err(f) => return view::login_page(&c, f.status, None, Some(&f.message)),
     }
     match c.start(&secret).await {
         Ok(cookie) => {
@@ -104,7 +110,7 @@ pub async fn login(State(c): State<Shared>, body: Bytes) -> Response {
             res.headers_mut().insert(header::SET_COOKIE, cookie);
             res
         }
-        Err(e) => view::login_page(StatusCode::SERVICE_UNAVAILABLE, None, Some(&e)),
+        Err(e) => view::login_page(&c, StatusCode::SERVICE_UNAVAILABLE, None, Some(&e)),
     }
 }
 

@@ -139,22 +139,29 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
     )
 }
 
-/// The sign-in page with `notice`, clearing any cookie.
+/// The sign-in page with `notice`, clearing the session cookie.
 pub fn redirect_to_login(c: &Shared, notice: &str) -> Response {
-    let mut res = login_page(StatusCode::OK, Some(notice), None);
+    let mut res = login_page(c, StatusCode::OK, Some(notice), None);
     res.headers_mut()
-        .insert(header::SET_COOKIE, c.clear_cookie());
+        .append(header::SET_COOKIE, c.clear_cookie());
     res
 }
 
-/// The sign-in form.
-pub fn login_page(status: StatusCode, notice: Option<&str>, error: Option<&str>) -> Response {
-    bare(
+/// The sign-in form, with a fresh CSRF token in a hidden field and in its cookie.
+pub fn login_page(
+    c: &Shared,
+    status: StatusCode,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let (token, cookie) = c.login_token();
+    let mut res = bare(
         status,
         "Sign in",
         html! {
             @if let Some(n) = notice { p role="status" { (n) } }
             form method="post" action="/console/login" {
+                input type="hidden" name="csrf" value=(token);
                 label for="api_key" { "API key" }
                 input #api_key type="password" name="api_key" autocomplete="off" required
                     aria-describedby=[error.map(|_| "api_key_error")];
@@ -163,7 +170,11 @@ pub fn login_page(status: StatusCode, notice: Option<&str>, error: Option<&str>)
                 p { button type="submit" { "Sign in" } }
             }
         },
-    )
+    );
+    if let Some(cookie) = cookie {
+        res.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    res
 }
 
 /// The session's CSRF token as a hidden field.
