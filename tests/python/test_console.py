@@ -332,7 +332,8 @@ def test_session_works_on_every_process_and_csrf_guards_each_form(server, backen
     env = dict(os.environ, ORGIAM_ROOT_KEY=server.root_key)
     with open(tmp_path / "second.log", "wb") as log:
         proc = subprocess.Popen(
-            [str(orgiam_bin()), "serve", "--listen", f"127.0.0.1:{port}", "--database", backend.database_url],
+            [str(orgiam_bin()), "serve", "--listen", f"127.0.0.1:{port}", "--database", backend.database_url,
+             "--public-url", "https://iam.example.com"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=tmp_path,
         )
     second = f"http://127.0.0.1:{port}"
@@ -356,7 +357,7 @@ def test_session_works_on_every_process_and_csrf_guards_each_form(server, backen
             c.cookies.clear()
             r = c.post(
                 f"{server.base_url}/console/login",
-                data={"api_key": server.admin_key, "csrf": "x" + login_token[1:]},
+                data={"api_key": server.admin_key, "csrf": login_token[::-1] + "x"},
                 headers={"Cookie": login_cookie},
             )
             assert r.status_code == 403 and "set-cookie" not in r.headers
@@ -385,5 +386,18 @@ def test_session_works_on_every_process_and_csrf_guards_each_form(server, backen
             assert r.status_code == 200 and 'name="api_key"' in r.text
             again = c.get(f"{server.base_url}/console/members", headers={"Cookie": cookie})
             assert 'name="api_key"' in again.text and "<h1>Members</h1>" not in again.text
+
+            # behind an https public URL the cookies are Secure
+            form = c.get(f"{second}/console/login")
+            assert "Secure" in form.headers["set-cookie"]
+            login_token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+            c.cookies.clear()
+            r = c.post(
+                f"{second}/console/login",
+                data={"api_key": server.admin_key, "csrf": login_token},
+                headers={"Cookie": form.headers["set-cookie"].split(";")[0]},
+            )
+            assert r.status_code == 303
+            assert "Secure" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
     finally:
         _stop(proc)
