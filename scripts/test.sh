@@ -209,6 +209,14 @@ else
 fi
 export ORGIAM_REQUIRE_POSTGRES=1
 
+# Debian's chromium for the console's browser test (tests/python/test_console.py drives it
+# with Playwright; Playwright's own browser download is not used).
+export ORGIAM_CHROMIUM="${ORGIAM_CHROMIUM:-/usr/bin/chromium}"
+if [[ ! -x "$ORGIAM_CHROMIUM" ]]; then
+    apt_install chromium
+    [[ -x "$ORGIAM_CHROMIUM" ]] || die "chromium installed but $ORGIAM_CHROMIUM is missing"
+fi
+
 # --------------------------------------------------------------------------
 # Python venv (target/pyvenv), rebuilt when requirements.txt changes.
 # --------------------------------------------------------------------------
@@ -219,7 +227,7 @@ command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
 req_sha="$(sha256sum "$REQS" | cut -d' ' -f1)"
 if [[ -x "$VENV/bin/python" && -f "$VENV/.requirements-sha" ]] \
     && [[ "$(cat "$VENV/.requirements-sha")" == "$req_sha" ]] \
-    && "$VENV/bin/python" -c 'import openai, pytest, schemathesis' >/dev/null 2>&1; then
+    && "$VENV/bin/python" -c 'import openai, pytest, schemathesis, playwright' >/dev/null 2>&1; then
     log "reusing Python venv $VENV"
 else
     log "creating Python venv $VENV"

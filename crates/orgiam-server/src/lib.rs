@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod dialects;
 pub mod engine;
 pub mod error;
@@ -265,7 +266,7 @@ pub async fn start(config: ServeConfig) -> Result<Server> {
         &config.database,
         rx.clone(),
     )?;
-    let app = api::router(state.clone());
+    let app = console::with_console(state.clone(), api::router(state.clone()));
     let flusher = {
         let state = state.clone();
         let mut rx = rx.clone();

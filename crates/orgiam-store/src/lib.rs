@@ -6,6 +6,7 @@ mod apikeys;
 mod assignments;
 mod audit;
 mod bulk;
+mod console;
 mod db;
 mod engine_data;
 mod export;
@@ -32,6 +33,7 @@ mod write;
 
 pub use audit::wire_actor;
 pub use bulk::{BulkTable, BulkWriter, Cell};
+pub use console::ConsoleSession;
 pub use db::{Backend, CommitHook, SqliteSync, Store, StoreOptions};
 pub use engine_data::Changes;
 pub use export::{Counts as TransferCounts, FORMAT as EXPORT_FORMAT, VERSION as EXPORT_VERSION};

@@ -1,15 +1,15 @@
 //! The page an invitation link opens: `GET /invites/accept?token=…` serves a small HTML form
-//! (no external assets, no script) that posts the token and a display name back to
-//! `POST /invites/accept` (form-encoded), which accepts the invitation through the same store
-//! call as `POST /v1/invites/accept` and shows the outcome as a page.
+//! in the console's frame (its embedded stylesheet, no script) that posts the token and a
+//! display name back to `POST /invites/accept` (form-encoded), which accepts the invitation
+//! through the same store call as `POST /v1/invites/accept` and shows the outcome as a page.
 //!
 //! Guarantees: every value shown is HTML-escaped; the token travels only in the form body of
 //! the post; failures are the JSON route's statuses (4xx) with its message.
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use orgiam_core::Error;
 
 use super::invites::ACCEPT_PAGE;
@@ -32,27 +32,10 @@ fn escape(s: &str) -> String {
     out
 }
 
-/// A whole page around `body` (already escaped), with `status`.
+/// A whole page around `body` (already escaped), with `status`: the console's frame and
+/// stylesheet, with its headers (never cached, own-origin CSP, no framing).
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title></head>\n<body>\n<main>\n<h1>{title}</h1>\n{body}\n</main>\n\
-         </body></html>\n",
-        title = escape(title),
-    );
-    let mut res = (status, html).into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    res
+    crate::console::view::bare(status, title, maud::PreEscaped(body.to_owned()))
 }
 
 /// The value of `name` in a form-encoded string.
