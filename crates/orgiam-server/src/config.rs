@@ -149,7 +149,10 @@ pub fn apply(
     {
         config.auth_failures_per_minute = v;
     }
-    if let Some(v) = file.auth_failure_burst.filter(|_| take("auth_failure_burst")) {
+    if let Some(v) = file
+        .auth_failure_burst
+        .filter(|_| take("auth_failure_burst"))
+    {
         config.auth_failure_burst = v;
     }
     if let Some(v) = file.max_connections.filter(|_| take("max_connections")) {

@@ -173,7 +173,6 @@ pub(crate) async fn insert_permission(
     })
 }
 
-
 /// Deletes one of the organization's own permissions inside the open write `w`: 409 while a
 /// role holds it; returns it.
 pub(crate) async fn remove_permission(

@@ -79,7 +79,7 @@ impl ActorRef<'_> {
                     .map_or(actor.user_id.as_str(), |m| m.as_str()),
             ),
             ActorRef::Key { actor, .. } => Some(actor.user_id.as_str()),
-            ActorRef::System => None,
+            ActorRef::System | ActorRef::Platform(_) => None,
         }
     }
 
