@@ -70,6 +70,21 @@ pub fn is_event_type(name: &str) -> bool {
     EVENT_TYPES.iter().any(|t| t.name == name)
 }
 
+/// The types only the platform's audit log holds (organization lifecycle, platform keys); it
+/// holds the catalog's types of [`EVENT_TYPES`] too.
+pub const PLATFORM_EVENT_TYPES: &[&str] = &[
+    "organization.updated",
+    "organization.deleted",
+    "organization.imported",
+    "platform_api_key.created",
+    "platform_api_key.deleted",
+];
+
+/// Whether `name` is a type the platform's audit log may hold.
+pub fn is_platform_event_type(name: &str) -> bool {
+    is_event_type(name) || PLATFORM_EVENT_TYPES.contains(&name)
+}
+
 /// The names, in the list's order.
 pub fn event_type_names() -> impl Iterator<Item = &'static str> {
     EVENT_TYPES.iter().map(|t| t.name)

@@ -286,6 +286,8 @@ async fn generate_org(
             org_name.clone().into(),
             now.into(),
             1i64.into(),
+            // the feed starts at the organization's beginning, as for one created by the API
+            0i64.into(),
         ],
     )
     .await?;
@@ -414,6 +416,9 @@ async fn generate_org(
                 user_id.clone().into(),
                 Cell::Text(format!("User {}", *user_n)),
                 t.into(),
+                // not suspended, not managed by SCIM
+                Cell::NullInt,
+                0i64.into(),
             ],
         )
         .await?;
@@ -518,10 +523,11 @@ async fn generate_org(
             "generated": { "seed": seed, "members": shape.members },
         },
     });
+    let event_id = ids.next("audit_");
     w.push(
         T::AuditEvents,
         vec![
-            ids.next("audit_").into(),
+            event_id.clone().into(),
             org_id.clone().into(),
             "organization.created".into(),
             ids.now().into(),
@@ -532,6 +538,17 @@ async fn generate_org(
             Cell::NullText,
             org_id.clone().into(),
             details.to_string().into(),
+            // the revision the creation produced: the feed's first change
+            1i64.into(),
+        ],
+    )
+    .await?;
+    w.push(
+        T::AuditEventResources,
+        vec![
+            org_id.clone().into(),
+            org_id.clone().into(),
+            event_id.into(),
         ],
     )
     .await?;

@@ -621,7 +621,7 @@ backend_tests!(recovery_admin_key, |s: TestServer| async move {
     let log = s
         .call(
             "GET",
-            "/v1/organization/audit_logs?event_types[]=admin_api_key.created",
+            "/v1/organization/audit_logs?event_types[]=api_key.created",
             Some(&value),
             None,
         )
@@ -1635,6 +1635,92 @@ backend_tests!(
         )
         .await
         .expect(200);
+        // the later features move too: a webhook endpoint with its deliveries, a SCIM token and
+        // a member it provisioned and suspended
+        let hook = s
+            .call(
+                "POST",
+                "/v1/organization/webhooks",
+                Some(&admin),
+                Some(json!({"url": "https://hooks.example.invalid/mover"})),
+            )
+            .await
+            .expect(200)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let scim = s
+            .call(
+                "POST",
+                "/v1/organization/scim_tokens",
+                Some(&admin),
+                Some(json!({"name": "idp", "default_role": "reader"})),
+            )
+            .await
+            .expect(200)["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let ann = s
+            .call(
+                "POST",
+                "/scim/v2/Users",
+                Some(&scim),
+                Some(json!({"userName": "ann@mover.test"})),
+            )
+            .await
+            .expect(201)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        s.call(
+            "PATCH",
+            &format!("/scim/v2/Users/{ann}"),
+            Some(&scim),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+            ),
+        )
+        .await
+        .expect(200);
+        assert_eq!(allowed(&s, &admin, &ann, "api.users.read").await, Ok(false));
+        let moved = |t: &TestServer| {
+            let (http, base, admin, hook) =
+                (t.http.clone(), t.base.clone(), admin.clone(), hook.clone());
+            async move {
+                let mut out = Vec::new();
+                for path in [
+                    "/v1/organization/audit_logs?limit=100".to_owned(),
+                    "/v1/organization/events?after=0".to_owned(),
+                    "/v1/organization/webhooks".to_owned(),
+                    format!("/v1/organization/webhooks/{hook}/deliveries"),
+                ] {
+                    let r = http
+                        .get(format!("{base}{path}"))
+                        .bearer_auth(&admin)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200, "{path}");
+                    let mut v: Value = r.json().await.unwrap();
+                    if path.ends_with("deliveries") {
+                        // their attempts move on as the worker tries them
+                        v = v["data"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|d| d["id"].clone())
+                            .collect();
+                    }
+                    out.push(v);
+                }
+                out
+            }
+        };
+        let before = moved(&s).await;
+        assert_eq!(before[2]["data"][0]["state"], "active");
+        assert!(!before[3].as_array().unwrap().is_empty());
         let (_, key) = platform_key(&s, &["platform.organizations.write"]).await;
         let path = format!("/v1/platform/organizations/{org}/export");
         let res = s
@@ -1693,6 +1779,16 @@ backend_tests!(
             allowed(&other, &admin, &m, "api.users.write").await,
             Ok(false)
         );
+        let scim_user = other
+            .call("GET", &format!("/scim/v2/Users/{ann}"), Some(&scim), None)
+            .await
+            .expect(200);
+        assert_eq!(scim_user["active"], false);
+        assert_eq!(
+            allowed(&other, &admin, &ann, "api.users.read").await,
+            Ok(false)
+        );
+        assert_eq!(moved(&other).await, before);
         other.stop().await;
 
         // delete it, bring it back: its keys and answers are as they were

@@ -2,8 +2,11 @@
 //! key, a global permission and role, app permissions on `reader`), `orgiam import` into a
 //! fresh PostgreSQL database and into a fresh SQLite file, then every key still works and every
 //! check answer (every member of every organization × every permission of its catalog) is the
-//! same on the copy as on the original, through the real binaries. Also: the file is 0600, an
-//! import refuses a non-empty database, a truncated file imports nothing.
+//! same on the copy as on the original, through the real binaries. The later features travel
+//! too: a SCIM token still authenticates on /scim/v2, a member it suspended is still denied, a
+//! webhook endpoint is listed with its state and its deliveries, and the audit log and the
+//! change feed answer the same. Also: the file is 0600, an import refuses a non-empty
+//! database, a truncated file imports nothing, an export of another version is refused.
 //!
 //! The generated size is `ORGIAM_TRANSFER_SIZE` (default S; M is the headline run, heavy on a
 //! small machine).
@@ -46,6 +49,41 @@ async fn call(
     let res = req.send().await.unwrap();
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
+}
+
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// What one organization answers beyond checks: its audit log, its change feed, its webhook
+/// endpoints and the ids of one endpoint's deliveries (their attempts move on as the worker
+/// tries them).
+async fn org_state(base: &str, key: &str, hook: &str) -> Vec<Value> {
+    let http = reqwest::Client::new();
+    let mut out = Vec::new();
+    for path in [
+        "/v1/organization/audit_logs?limit=100",
+        "/v1/organization/events?after=0",
+        "/v1/organization/webhooks?limit=100",
+    ] {
+        let (s, body) = call(&http, base, "GET", path, key, None).await;
+        assert_eq!(s, 200, "{path}: {body}");
+        assert!(
+            body["data"].as_array().is_some_and(|d| !d.is_empty()),
+            "{path}: {body}"
+        );
+        out.push(body);
+    }
+    let path = format!("/v1/organization/webhooks/{hook}/deliveries?limit=100");
+    let (s, body) = call(&http, base, "GET", &path, key, None).await;
+    assert_eq!(s, 200, "{body}");
+    let ids: Vec<Value> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].clone())
+        .collect();
+    assert!(!ids.is_empty(), "the endpoint has deliveries");
+    out.push(Value::Array(ids));
+    out
 }
 
 /// Every (organization, admin key) of the generated keys file.
@@ -215,7 +253,88 @@ async fn round_trip(target: Backend) {
     )
     .await;
     assert_eq!(s, 200, "{body}");
+
+    // a webhook endpoint (a reserved name that never resolves: its deliveries stay pending),
+    // then a SCIM token, a member it provisions and suspends (with a key of her own)
+    let (s, hook) = call(
+        &http,
+        &server.base,
+        "POST",
+        "/v1/organization/webhooks",
+        key0,
+        Some(json!({"url": "https://hooks.example.invalid/moved", "description": "moved"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{hook}");
+    let hook = hook["id"].as_str().unwrap().to_owned();
+    let (s, token) = call(
+        &http,
+        &server.base,
+        "POST",
+        "/v1/organization/scim_tokens",
+        key0,
+        Some(json!({"name": "idp", "default_role": "reader"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{token}");
+    let scim_token = token["value"].as_str().unwrap().to_owned();
+    let (s, ann) = call(
+        &http,
+        &server.base,
+        "POST",
+        "/scim/v2/Users",
+        &scim_token,
+        Some(json!({"userName": "ann@moved.test", "displayName": "Ann"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{ann}");
+    let ann = ann["id"].as_str().unwrap().to_owned();
+    let (s, k) = call(
+        &http,
+        &server.base,
+        "POST",
+        &format!("/v1/organization/users/{ann}/api_keys"),
+        key0,
+        Some(json!({"name": "ann"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{k}");
+    let ann_key = k["value"].as_str().unwrap().to_owned();
+    let (s, body) = call(
+        &http,
+        &server.base,
+        "GET",
+        "/v1/organization/users?limit=1",
+        &ann_key,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = call(
+        &http,
+        &server.base,
+        "PATCH",
+        &format!("/scim/v2/Users/{ann}"),
+        &scim_token,
+        Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": false}]})),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["active"], false);
+    let suspended = call(
+        &http,
+        &server.base,
+        "GET",
+        "/v1/organization/users?limit=1",
+        &ann_key,
+        None,
+    )
+    .await
+    .0;
+    assert!(matches!(suspended, 401 | 403), "{suspended}");
+
     let before = answers(&server.base, &orgs).await;
+    let state_before = org_state(&server.base, key0, &hook).await;
     assert!(
         before
             .iter()
@@ -247,6 +366,23 @@ async fn round_trip(target: Backend) {
         "no secret in the file"
     );
     let _: Value = serde_json::from_str(&text).expect("the export is one JSON document");
+    assert!(!text.contains(&scim_token) && !text.contains(&ann_key));
+
+    // an export of another version is refused, with the versions named
+    let old_file = dir.path().join("v1.json");
+    std::fs::write(
+        &old_file,
+        text.replacen("\"version\": 2,", "\"version\": 1,", 1),
+    )
+    .unwrap();
+    let (ok, err) = run(&[
+        "import",
+        "--database",
+        &target_db.url,
+        old_file.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("version 2") && err.contains("older"), "{err}");
 
     // a truncated file imports nothing
     let cut = dir.path().join("cut.json");
@@ -302,6 +438,33 @@ async fn round_trip(target: Backend) {
     .await;
     assert_eq!(s, 200, "{p}");
     assert_eq!(p["allowed"], true);
+
+    // the SCIM token still authenticates, the suspended member is still denied, the audit
+    // log, the feed and the webhook endpoint (with its state and deliveries) are the same
+    let (s, body) = call(
+        &http,
+        &copy.base,
+        "GET",
+        &format!("/scim/v2/Users/{ann}"),
+        &scim_token,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["active"], false);
+    let (s, _) = call(
+        &http,
+        &copy.base,
+        "GET",
+        "/v1/organization/users?limit=1",
+        &ann_key,
+        None,
+    )
+    .await;
+    assert_eq!(s, suspended);
+    let state_after = org_state(&copy.base, key0, &hook).await;
+    assert_eq!(state_before, state_after);
+    assert_eq!(state_after[2]["data"][0]["state"], "active");
     copy.terminate();
     let _: &TestDb = &target_db;
 }

@@ -52,10 +52,22 @@ pub enum BulkTable {
     ApiKeys,
     /// `audit_events`
     AuditEvents,
+    /// `audit_event_resources`
+    AuditEventResources,
     /// `invitations`
     Invitations,
     /// `invitation_projects`
     InvitationProjects,
+    /// `scim_tokens`
+    ScimTokens,
+    /// `scim_users`
+    ScimUsers,
+    /// `scim_groups`
+    ScimGroups,
+    /// `webhook_endpoints`
+    WebhookEndpoints,
+    /// `webhook_deliveries`
+    WebhookDeliveries,
     /// `platform_api_keys`
     PlatformApiKeys,
     /// `platform_audit_events`
@@ -64,7 +76,7 @@ pub enum BulkTable {
 
 impl BulkTable {
     /// Every table, in dependency order.
-    pub const ALL: [BulkTable; 18] = [
+    pub const ALL: [BulkTable; 24] = [
         Self::Organizations,
         Self::Users,
         Self::Memberships,
@@ -79,8 +91,14 @@ impl BulkTable {
         Self::RoleAssignments,
         Self::ApiKeys,
         Self::AuditEvents,
+        Self::AuditEventResources,
         Self::Invitations,
         Self::InvitationProjects,
+        Self::ScimTokens,
+        Self::ScimUsers,
+        Self::ScimGroups,
+        Self::WebhookEndpoints,
+        Self::WebhookDeliveries,
         Self::PlatformApiKeys,
         Self::PlatformAuditEvents,
     ];
@@ -104,6 +122,12 @@ impl BulkTable {
             Self::AuditEvents => "audit_events",
             Self::Invitations => "invitations",
             Self::InvitationProjects => "invitation_projects",
+            Self::AuditEventResources => "audit_event_resources",
+            Self::ScimTokens => "scim_tokens",
+            Self::ScimUsers => "scim_users",
+            Self::ScimGroups => "scim_groups",
+            Self::WebhookEndpoints => "webhook_endpoints",
+            Self::WebhookDeliveries => "webhook_deliveries",
             Self::PlatformApiKeys => "platform_api_keys",
             Self::PlatformAuditEvents => "platform_audit_events",
         }
@@ -112,9 +136,16 @@ impl BulkTable {
     /// The columns a pushed row gives, in order.
     pub fn columns(self) -> &'static [&'static str] {
         match self {
-            Self::Organizations => &["id", "name", "created_at", "revision"],
+            Self::Organizations => &["id", "name", "created_at", "revision", "feed_from"],
             Self::Users => &["id", "email", "email_key", "created_at"],
-            Self::Memberships => &["org_id", "user_id", "name", "created_at"],
+            Self::Memberships => &[
+                "org_id",
+                "user_id",
+                "name",
+                "created_at",
+                "suspended_at",
+                "scim_managed",
+            ],
             Self::Permissions => &[
                 "id",
                 "org_id",
@@ -189,6 +220,65 @@ impl BulkTable {
                 "project_id",
                 "resource_id",
                 "details",
+                "revision",
+            ],
+            Self::AuditEventResources => &["org_id", "resource_id", "event_id"],
+            Self::ScimTokens => &[
+                "id",
+                "org_id",
+                "name",
+                "secret_hash",
+                "redacted_value",
+                "default_role_id",
+                "created_by",
+                "created_at",
+                "last_used_at",
+            ],
+            Self::ScimUsers => &[
+                "org_id",
+                "user_id",
+                "external_id",
+                "attributes",
+                "updated_at",
+            ],
+            Self::ScimGroups => &["org_id", "group_id", "external_id", "updated_at"],
+            Self::WebhookEndpoints => &[
+                "id",
+                "org_id",
+                "url",
+                "description",
+                "event_types",
+                "enabled",
+                "ordered",
+                "state",
+                "failing_since",
+                "secret",
+                "previous_secret",
+                "previous_secret_until",
+                "created_at",
+                "updated_at",
+            ],
+            // `seq` (the outbox's order) is not a column: the database numbers the rows as
+            // they are loaded, which the export writes in `seq` order (see `key`)
+            Self::WebhookDeliveries => &[
+                "id",
+                "org_id",
+                "endpoint_id",
+                "event_type",
+                "revision",
+                "body",
+                "status",
+                "attempts",
+                "created_at",
+                "next_attempt_at",
+                "retry_from",
+                "lease_until",
+                "last_attempt_at",
+                "response_status",
+                "latency_ms",
+                "response_body",
+                "error",
+                "delivered_at",
             ],
             Self::Invitations => &[
                 "id",
@@ -228,9 +318,14 @@ impl BulkTable {
         }
     }
 
-    /// The columns that identify a row, in the order exports read the table.
+    /// The columns that identify a row, in the order exports read the table (a key column
+    /// that is not one of [`BulkTable::columns`] is read for the order only).
     pub fn key(self) -> &'static [&'static str] {
         match self {
+            Self::AuditEventResources => &["org_id", "resource_id", "event_id"],
+            Self::ScimUsers => &["org_id", "user_id"],
+            Self::ScimGroups => &["org_id", "group_id"],
+            Self::WebhookDeliveries => &["seq"],
             Self::Memberships => &["org_id", "user_id"],
             Self::RolePermissions => &["role_id", "permission_id"],
             Self::GroupMembers => &["group_id", "user_id"],
@@ -254,6 +349,22 @@ impl BulkTable {
                 | "last_used_at"
                 | "effective_at"
                 | "accepted_at"
+                | "feed_from"
+                | "suspended_at"
+                | "scim_managed"
+                | "seq"
+                | "enabled"
+                | "ordered"
+                | "failing_since"
+                | "previous_secret_until"
+                | "attempts"
+                | "next_attempt_at"
+                | "retry_from"
+                | "lease_until"
+                | "last_attempt_at"
+                | "response_status"
+                | "latency_ms"
+                | "delivered_at"
         )
     }
 

@@ -7,9 +7,9 @@
 //! bulk loader, so memory stays flat whatever the size:
 //!
 //! ```text
-//! {"format": "orgiam-export", "version": 1, "platform_revision": 3, "tables": [
-//! {"table": "organizations", "columns": ["id", "name", "created_at", "revision"], "rows": [
-//! ["org_…", "Acme", 1733356800, 42],
+//! {"format": "orgiam-export", "version": 2, "platform_revision": 3, "tables": [
+//! {"table": "organizations", "columns": ["id", "name", "created_at", "revision", "feed_from"], "rows": [
+//! ["org_…", "Acme", 1733356800, 42, 0],
 //! …
 //! ]},
 //! …
@@ -18,7 +18,12 @@
 //!
 //! What the migrations create in every database (built-in permissions, system roles and
 //! their built-in permissions) is not exported; the engine's change log is not either (a
-//! snapshot is built from the tables).
+//! snapshot is built from the tables, and an organization's revision, which the log and the
+//! change feed follow, is a column of `organizations`; the platform's revision is in the
+//! header). Console sign-ins (`console_sessions`) are not exported: they are ephemeral, and
+//! whoever used the old server signs in again on the new one. Webhook deliveries keep their
+//! order (the export writes them in outbox order) but not their `seq` numbers, which the
+//! loading database assigns.
 
 use std::io::{BufRead, Write};
 
@@ -33,8 +38,11 @@ use crate::db::{Store, db};
 
 /// The export format's name and version.
 pub const FORMAT: &str = "orgiam-export";
-/// The version this build writes and reads.
-pub const VERSION: i64 = 1;
+/// The version this build writes and reads: 2 added the feed (`organizations.feed_from`,
+/// `audit_events.revision`), the audit log's resource index, SCIM (`memberships.suspended_at`
+/// and `scim_managed`, the `scim_*` tables) and webhooks (endpoints with their signing
+/// secrets, and their deliveries).
+pub const VERSION: i64 = 2;
 
 /// Rows per page read from a table.
 const PAGE: usize = 2_000;
@@ -115,12 +123,24 @@ fn parse_header(line: &str) -> Result<Value> {
             format!("line 1 is not an orgiam export header: {e}"),
         )
     })?;
-    if head["format"] != FORMAT || head["version"] != VERSION {
+    if head["format"] != FORMAT {
+        return Err(Error::invalid(
+            "file",
+            format!("not an orgiam export (format {})", head["format"]),
+        ));
+    }
+    if head["version"] != VERSION {
+        let older = head["version"].as_i64().is_some_and(|v| v < VERSION);
         return Err(Error::invalid(
             "file",
             format!(
-                "not an orgiam export of version {VERSION} (format {}, version {})",
-                head["format"], head["version"]
+                "this server reads orgiam exports of version {VERSION} only, and this one is                  of version {} ({}); export it again with a build of this version",
+                head["version"],
+                if older {
+                    "older: it lacks data this version has"
+                } else {
+                    "newer or unknown: it may hold data this version cannot load"
+                }
             ),
         ));
     }
@@ -206,6 +226,12 @@ impl Store {
             )
             .map_err(io)?;
             let keys = key.join(", ");
+            // the key columns the rows do not carry are read for the order only
+            let select: Vec<&str> = columns
+                .iter()
+                .chain(key.iter().filter(|k| !columns.contains(k)))
+                .copied()
+                .collect();
             let mut after: Option<Vec<Value>> = None;
             let mut n = 0u64;
             loop {
@@ -218,7 +244,7 @@ impl Store {
                 };
                 let sql = format!(
                     "SELECT {} FROM {} WHERE {}{cursor} ORDER BY {keys} LIMIT {PAGE}",
-                    columns.join(", "),
+                    select.join(", "),
                     table.name(),
                     filter(table, org.is_some()),
                 );
@@ -234,11 +260,18 @@ impl Store {
                 }
                 let rows = q.fetch_all(&self.read).await.map_err(db)?;
                 for row in &rows {
-                    let values = columns
+                    let mut values = select
                         .iter()
                         .enumerate()
                         .map(|(i, c)| cell_json(row, i, c))
                         .collect::<Result<Vec<_>>>()?;
+                    after = Some(
+                        key.iter()
+                            .filter_map(|k| select.iter().position(|c| c == k))
+                            .filter_map(|i| values.get(i).cloned())
+                            .collect(),
+                    );
+                    values.truncate(columns.len());
                     writeln!(
                         out,
                         "{}{}",
@@ -247,12 +280,6 @@ impl Store {
                     )
                     .map_err(io)?;
                     n += 1;
-                    after = Some(
-                        key.iter()
-                            .filter_map(|k| columns.iter().position(|c| c == k))
-                            .map(|i| values[i].clone())
-                            .collect(),
-                    );
                 }
                 if rows.len() < PAGE {
                     break;
@@ -465,6 +492,7 @@ impl Store {
             (BulkTable::RoleAssignments, 2),
             (BulkTable::Invitations, 4),
             (BulkTable::InvitationProjects, 2),
+            (BulkTable::ScimTokens, 5),
         ] {
             needed.extend(
                 rows_of(table)

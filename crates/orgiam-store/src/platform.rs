@@ -407,7 +407,7 @@ impl Store {
             "created_at": record.key.created_at,
         });
         let event = AuditEvent {
-            event_type: "admin_api_key.created",
+            event_type: "api_key.created",
             resource_id: record.key.id.as_str().to_owned(),
             project_id: None,
             payload: json!({

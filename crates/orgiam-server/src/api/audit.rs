@@ -108,13 +108,19 @@ fn values(params: &Params, name: &str) -> Result<Vec<String>> {
 
 /// Reads the SDK's filters from the query string.
 pub(crate) fn filter(params: &Params) -> Result<AuditFilter> {
+    filter_of(params, orgiam_core::events::is_event_type)
+}
+
+/// Reads the filters of the platform's audit log, whose types include the platform's own.
+pub(crate) fn platform_filter(params: &Params) -> Result<AuditFilter> {
+    filter_of(params, orgiam_core::events::is_platform_event_type)
+}
+
+fn filter_of(params: &Params, known: fn(&str) -> bool) -> Result<AuditFilter> {
     // accepted for SDK compatibility: every orgiam event belongs to one organization
     params.bool("tenant_only")?;
     let event_types = values(params, "event_types")?;
-    if let Some(unknown) = event_types
-        .iter()
-        .find(|t| !orgiam_core::events::is_event_type(t))
-    {
+    if let Some(unknown) = event_types.iter().find(|t| !known(t)) {
         return Err(Error::invalid_code(
             "invalid_event_type",
             "event_types",

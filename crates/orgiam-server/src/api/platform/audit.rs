@@ -7,7 +7,7 @@ use axum::extract::State;
 use orgiam_core::ids::AuditId;
 use orgiam_core::page::Order;
 
-use crate::api::audit::{AUDIT_LIMIT, AuditLogObject, filter};
+use crate::api::audit::{AUDIT_LIMIT, AuditLogObject, platform_filter};
 use crate::api::wire::List;
 use crate::auth::{Platform, PlatformAuditLogsRead};
 use crate::error::{ApiResult, ErrorBody};
@@ -35,7 +35,7 @@ pub async fn list(
     page.order = Order::Desc;
     let events = state
         .store
-        .list_platform_audit_events(filter(&params)?, &page)
+        .list_platform_audit_events(platform_filter(&params)?, &page)
         .await?;
     Ok(Json(List::of(
         events,
