@@ -527,3 +527,74 @@ backend_tests!(
         }
     }
 );
+
+backend_tests!(
+    the_access_model_follows_the_target_rule,
+    |s: TestServer| async move {
+        let k = s.admin_key.clone();
+        let owner = s.owner_id.clone();
+        let admin = provision(&s, &k, "a@example.com", "admin").await;
+        let (_, ak) = mint(&s, &k, &admin).await;
+        let ops = custom_role(&s, "Ops", json!(["api.users.read"])).await;
+        assert_eq!(grant(&s, &k, &owner, &ops, None).await, 200);
+        let _ = custom_role(&s, "Ops2", json!(["api.groups.read"])).await;
+        let model = s.get("/v1/organization/model").await.expect(200);
+        let owner_email = s
+            .get(&format!("/v1/organization/users/{owner}"))
+            .await
+            .expect(200)["email"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let apply = |m: Value, prune: bool| {
+            let s = &s;
+            let ak = ak.clone();
+            async move {
+                s.call(
+                    "POST",
+                    "/v1/organization/model/apply",
+                    Some(&ak),
+                    Some(json!({"model": m, "prune": prune})),
+                )
+                .await
+            }
+        };
+        // revoking the owner's grant by leaving it out of the file, with --prune
+        let mut without = model.clone();
+        without["grants"] = json!([]);
+        let a = apply(without, true).await;
+        assert_eq!(a.status, 403, "{}", a.body);
+        assert_eq!(a.error("code"), "privilege_escalation");
+        // granting the owner another role
+        let mut more = model.clone();
+        more["grants"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"role": "Ops2", "user": owner_email}));
+        let a = apply(more, false).await;
+        assert_eq!(a.status, 403, "{}", a.body);
+        assert_eq!(a.error("code"), "privilege_escalation");
+        // the owner's grants are as they were
+        let roles = s
+            .get(&format!("/v1/organization/users/{owner}/roles"))
+            .await
+            .expect(200);
+        let names: Vec<&str> = roles["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
+        assert!(
+            names.contains(&"Ops") && !names.contains(&"Ops2"),
+            "{names:?}"
+        );
+        // the owner's own key applies the same change
+        s.post(
+            "/v1/organization/model/apply",
+            json!({"model": model, "prune": false}),
+        )
+        .await
+        .expect(200);
+    }
+);

@@ -169,6 +169,9 @@ async fn apply_change(
                         Action::Delete => member_id(&mut w.tx, org, email).await?,
                         _ => names.user(email)?.to_owned(),
                     };
+                    // the target rule, as on the grant routes: changing a member's grants
+                    // needs every permission the member holds (there)
+                    w.ensure_covers_in(actor, &uid, project.as_deref()).await?;
                     Principal::User(&uid)
                 }
                 (None, None) => return Err(Error::internal("a grant without a principal")),
