@@ -5,7 +5,7 @@ Which blocks run: a fence whose info string is exactly `sh` or `python`. A block
 server or a long job is marked `no-run` after its language (```sh no-run) and is skipped, as
 are blocks without a language (sample output). The server's address replaces
 `http://127.0.0.1:8080` in each block, and the bootstrap owner's admin key is in
-`ORGIAM_KEY`, as the README tells its reader to set it; `orgiam` on the PATH is the binary
+`ORGIAM_KEY` (and its root key in `ORGIAM_ROOT_KEY`), as the README tells its reader to set them; `orgiam` on the PATH is the binary
 under test, with a fresh config directory. `sh` blocks run under `bash -euo
 pipefail`, `python` blocks with this venv's interpreter (which has the pinned `openai` SDK);
 each must exit 0 without an error body in its output.
@@ -62,6 +62,7 @@ def test_the_readme_has_runnable_blocks_and_marks_the_others() -> None:
 def test_the_readme_runs_as_written(server: Server, tmp_path: Path) -> None:
     env = dict(os.environ)
     env["ORGIAM_KEY"] = server.admin_key
+    env["ORGIAM_ROOT_KEY"] = server.root_key
     # the command-line blocks call the `orgiam` under test, with their own config directory
     binary = Path(os.environ.get("ORGIAM_BIN", REPO_ROOT / "target" / "debug" / "orgiam"))
     env["PATH"] = f"{binary.parent}{os.pathsep}{env.get('PATH', '')}"

@@ -148,7 +148,8 @@ backend_tests!(
                 .as_array()
                 .map(|ps| ps.iter().filter_map(|p| p["name"].as_str()).collect())
                 .unwrap_or_default();
-            if !params.contains(&"after") {
+            if !params.contains(&"after") || path.starts_with("/v1/platform/") {
+                // platform lists take the root or a platform key: tests/platform.rs pages them
                 continue;
             }
             lists += 1;

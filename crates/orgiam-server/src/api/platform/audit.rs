@@ -16,7 +16,7 @@ use crate::state::AppState;
 
 /// Lists platform audit events, newest first. `after` (the previous page's `last_id`)
 /// continues to older events; `before` returns the events just newer than it.
-#[utoipa::path(get, path = "/v1/platform/audit_logs", tag = "platform",
+#[utoipa::path(get, path = "/v1/platform/audit_logs", operation_id = "list-platform-audit-logs", tag = "platform",
     params(("after" = Option<String>, Query, description = "the previous page's `last_id`: older events"),
            ("before" = Option<String>, Query, description = "an event id: the events just newer than it"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),

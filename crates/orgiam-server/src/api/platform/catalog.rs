@@ -14,7 +14,7 @@ use crate::extract::{Body, Params};
 use crate::state::AppState;
 
 /// Lists the global permissions, by name.
-#[utoipa::path(get, path = "/v1/platform/permissions", tag = "platform",
+#[utoipa::path(get, path = "/v1/platform/permissions", operation_id = "list-platform-permissions", tag = "platform",
     params(("after" = Option<String>, Query, description = "the previous page's `next`"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 100")),
     responses((status = 200, body = List<PermissionObject>), (status = 400, body = ErrorBody)))]
@@ -33,7 +33,7 @@ pub async fn list(
 }
 
 /// Defines a global permission (409 if any catalog has the name).
-#[utoipa::path(post, path = "/v1/platform/permissions", tag = "platform", request_body = PermissionCreate,
+#[utoipa::path(post, path = "/v1/platform/permissions", operation_id = "create-platform-permission", tag = "platform", request_body = PermissionCreate,
     responses((status = 200, body = PermissionObject), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     auth: Platform<PlatformCatalogWrite>,
@@ -54,7 +54,7 @@ pub async fn create(
 }
 
 /// Deletes a global permission; 409 while any role of any organization holds it.
-#[utoipa::path(delete, path = "/v1/platform/permissions/{permission}", tag = "platform",
+#[utoipa::path(delete, path = "/v1/platform/permissions/{permission}", operation_id = "delete-platform-permission", tag = "platform",
     params(("permission" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(

@@ -78,7 +78,7 @@ async fn snapshot_for(
 }
 
 /// May this user do this in this organization (here)? With the grants that say so.
-#[utoipa::path(post, path = "/v1/platform/permissions/check", tag = "platform", request_body = PlatformCheckRequest,
+#[utoipa::path(post, path = "/v1/platform/permissions/check", operation_id = "check-platform-permission", tag = "platform", request_body = PlatformCheckRequest,
     responses((status = 200, body = PlatformCheckObject), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn check(
     _auth: Platform<PlatformCheck>,
@@ -95,7 +95,7 @@ pub async fn check(
 
 /// Up to 1,000 checks in any organizations, validated in full first, answered in order; each
 /// organization's checks from one snapshot of it.
-#[utoipa::path(post, path = "/v1/platform/permissions/check_batch", tag = "platform", request_body = PlatformCheckBatchRequest,
+#[utoipa::path(post, path = "/v1/platform/permissions/check_batch", operation_id = "check-platform-permissions-batch", tag = "platform", request_body = PlatformCheckBatchRequest,
     responses((status = 200, body = PlatformCheckList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn check_batch(
     _auth: Platform<PlatformCheck>,

@@ -61,7 +61,7 @@ impl PlatformKeyObject {
 }
 
 /// Lists the platform keys, by id (root key only).
-#[utoipa::path(get, path = "/v1/platform/api_keys", tag = "platform",
+#[utoipa::path(get, path = "/v1/platform/api_keys", operation_id = "list-platform-api-keys", tag = "platform",
     params(("after" = Option<String>, Query, description = "the previous page's `last_id`"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
@@ -81,7 +81,7 @@ pub async fn list(
 }
 
 /// Mints a platform key (root key only); `value` is shown once.
-#[utoipa::path(post, path = "/v1/platform/api_keys", tag = "platform", request_body = PlatformKeyCreate,
+#[utoipa::path(post, path = "/v1/platform/api_keys", operation_id = "create-platform-api-key", tag = "platform", request_body = PlatformKeyCreate,
     responses((status = 200, body = PlatformKeyObject), (status = 400, body = ErrorBody)))]
 pub async fn create(
     auth: Platform<RootOnly>,
@@ -96,7 +96,7 @@ pub async fn create(
 }
 
 /// Retrieves a platform key (never its secret; root key only).
-#[utoipa::path(get, path = "/v1/platform/api_keys/{key_id}", tag = "platform",
+#[utoipa::path(get, path = "/v1/platform/api_keys/{key_id}", operation_id = "retrieve-platform-api-key", tag = "platform",
     params(("key_id" = String, Path)),
     responses((status = 200, body = PlatformKeyObject), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
@@ -109,7 +109,7 @@ pub async fn retrieve(
 }
 
 /// Revokes a platform key: it fails from its next request on, in every process.
-#[utoipa::path(delete, path = "/v1/platform/api_keys/{key_id}", tag = "platform",
+#[utoipa::path(delete, path = "/v1/platform/api_keys/{key_id}", operation_id = "delete-platform-api-key", tag = "platform",
     params(("key_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
 pub async fn delete(

@@ -71,7 +71,7 @@ fn org_id(raw: &str) -> Result<OrgId, Error> {
 }
 
 /// Lists organizations by id, optionally those whose name starts with `name`.
-#[utoipa::path(get, path = "/v1/platform/organizations", tag = "platform",
+#[utoipa::path(get, path = "/v1/platform/organizations", operation_id = "list-platform-organizations", tag = "platform",
     params(("after" = Option<String>, Query, description = "the previous page's `last_id`"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
            ("order" = Option<String>, Query, description = "asc (default) or desc"),
@@ -95,7 +95,7 @@ pub async fn list(
 }
 
 /// Reads an organization.
-#[utoipa::path(get, path = "/v1/platform/organizations/{org_id}", tag = "platform",
+#[utoipa::path(get, path = "/v1/platform/organizations/{org_id}", operation_id = "retrieve-platform-organization", tag = "platform",
     params(("org_id" = String, Path)),
     responses((status = 200, body = PlatformOrganization), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
@@ -108,7 +108,7 @@ pub async fn retrieve(
 }
 
 /// Renames an organization.
-#[utoipa::path(post, path = "/v1/platform/organizations/{org_id}", tag = "platform",
+#[utoipa::path(post, path = "/v1/platform/organizations/{org_id}", operation_id = "update-platform-organization", tag = "platform",
     params(("org_id" = String, Path)), request_body = OrganizationUpdate,
     responses((status = 200, body = PlatformOrganization), (status = 404, body = ErrorBody)))]
 pub async fn update(
@@ -126,7 +126,7 @@ pub async fn update(
 
 /// Deletes an organization and everything of it; its keys stop working at once, in every
 /// process.
-#[utoipa::path(delete, path = "/v1/platform/organizations/{org_id}", tag = "platform",
+#[utoipa::path(delete, path = "/v1/platform/organizations/{org_id}", operation_id = "delete-platform-organization", tag = "platform",
     params(("org_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
 pub async fn delete(
@@ -147,7 +147,7 @@ pub async fn delete(
 /// Mints a recovery admin key acting as an owner (the earliest one unless `owner_user_id`
 /// names another); `value` is shown once. Recorded in the organization's audit log as a
 /// platform action.
-#[utoipa::path(post, path = "/v1/platform/organizations/{org_id}/admin_api_keys", tag = "platform",
+#[utoipa::path(post, path = "/v1/platform/organizations/{org_id}/admin_api_keys", operation_id = "create-recovery-admin-api-key", tag = "platform",
     params(("org_id" = String, Path)), request_body = RecoveryKeyCreate,
     responses((status = 200, body = ApiKeyObject), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn recovery_key(
@@ -166,7 +166,7 @@ pub async fn recovery_key(
 /// One organization as an export document (the format of `orgiam export`, its header naming
 /// the organization): members, groups, projects, roles, assignments, invitations, keys (as
 /// their hashes) and its audit log. It holds secrets' hashes: keep it as you keep the database.
-#[utoipa::path(get, path = "/v1/platform/organizations/{org_id}/export", tag = "platform",
+#[utoipa::path(get, path = "/v1/platform/organizations/{org_id}/export", operation_id = "export-platform-organization", tag = "platform",
     params(("org_id" = String, Path)),
     responses((status = 200, description = "the export document", content_type = "application/json", body = Object),
               (status = 404, body = ErrorBody)))]
@@ -187,7 +187,7 @@ pub async fn export(
 /// Loads one organization's export (from the route above, possibly of another server) beside
 /// this server's organizations: 409 if it exists here or a user's email belongs to another
 /// identity here; 400 if it uses global permissions or roles this server lacks.
-#[utoipa::path(post, path = "/v1/platform/organizations/import", tag = "platform",
+#[utoipa::path(post, path = "/v1/platform/organizations/import", operation_id = "import-platform-organization", tag = "platform",
     request_body(content = Object, description = "an export document of one organization"),
     responses((status = 200, body = PlatformOrganization), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn import(

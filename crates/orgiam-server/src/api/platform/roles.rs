@@ -15,7 +15,7 @@ use crate::extract::{Body, Params};
 use crate::state::AppState;
 
 /// Lists the global roles, by id.
-#[utoipa::path(get, path = "/v1/platform/roles", tag = "platform",
+#[utoipa::path(get, path = "/v1/platform/roles", operation_id = "list-platform-roles", tag = "platform",
     params(("after" = Option<String>, Query, description = "the previous page's `next`"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 1000"),
            ("order" = Option<String>, Query, description = "asc (default) or desc")),
@@ -35,7 +35,7 @@ pub async fn list(
 }
 
 /// Defines a global role (its permissions: built-in or global ones of the organization level).
-#[utoipa::path(post, path = "/v1/platform/roles", tag = "platform", request_body = RoleCreate,
+#[utoipa::path(post, path = "/v1/platform/roles", operation_id = "create-platform-role", tag = "platform", request_body = RoleCreate,
     responses((status = 200, body = RoleObject), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     auth: Platform<PlatformCatalogWrite>,
@@ -54,7 +54,7 @@ pub async fn create(
 }
 
 /// One global role.
-#[utoipa::path(get, path = "/v1/platform/roles/{role_id}", tag = "platform",
+#[utoipa::path(get, path = "/v1/platform/roles/{role_id}", operation_id = "retrieve-platform-role", tag = "platform",
     params(("role_id" = String, Path)),
     responses((status = 200, body = RoleObject), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
@@ -67,7 +67,7 @@ pub async fn retrieve(
 
 /// Changes a global role; for the system roles `reader` and `member`, sets their app
 /// permissions (the full `permissions` list, whose `api.*` part must stay what it is).
-#[utoipa::path(post, path = "/v1/platform/roles/{role_id}", tag = "platform",
+#[utoipa::path(post, path = "/v1/platform/roles/{role_id}", operation_id = "update-platform-role", tag = "platform",
     params(("role_id" = String, Path)), request_body = RoleUpdate,
     responses((status = 200, body = RoleObject), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
@@ -90,7 +90,7 @@ pub async fn update(
 }
 
 /// Deletes a global role; 409 while any organization assigns it.
-#[utoipa::path(delete, path = "/v1/platform/roles/{role_id}", tag = "platform",
+#[utoipa::path(delete, path = "/v1/platform/roles/{role_id}", operation_id = "delete-platform-role", tag = "platform",
     params(("role_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
