@@ -4,8 +4,9 @@ Signs in with an API key, visits every page of the navigation, creates, edits an
 role (the delete page previews who loses what), grants the role to a member, checks access,
 finds the event in the audit log, accepts an invitation through its page, and shows that a
 POST without the CSRF token is refused (and changes nothing) and that a revoked key's session
-ends on its next request. Screenshots of every page are written to docs/console/ (from the
-SQLite run).
+ends on its next request. Screenshots of every page are taken (from the SQLite run) into
+target/console-screenshots/, or into the folder ORGIAM_SCREENSHOTS names:
+`ORGIAM_SCREENSHOTS=docs/console` refreshes the ones committed for the README.
 
 Needs the `playwright` Python package and chromium at /usr/bin/chromium (or
 ORGIAM_CHROMIUM); without either the test is skipped, visibly.
@@ -26,7 +27,7 @@ from conftest import REPO_ROOT, http
 sync_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = os.environ.get("ORGIAM_CHROMIUM", "/usr/bin/chromium")
-SHOTS = REPO_ROOT / "docs" / "console"
+SHOTS = Path(os.environ.get("ORGIAM_SCREENSHOTS", REPO_ROOT / "target" / "console-screenshots"))
 NAV = [
     "Overview",
     "Members",
